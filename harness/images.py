@@ -74,7 +74,9 @@ def _split(total: int, overhead: int, data_max: int, what: str) -> list[int]:
     count = -(-total // (overhead + data_max))
     data = total - count * overhead
     if data < 0:
-        raise ValueError(f"{total} bytes of padding cannot be made of {what} ({overhead} bytes each)")
+        raise ValueError(
+            f"{total} bytes of padding cannot be made of {what} ({overhead} bytes each)"
+        )
     # Even shares give at most two distinct lengths, each built once.
     share, extra = divmod(data, count)
     return [share + 1] * extra + [share] * (count - extra)

@@ -245,7 +245,9 @@ def test_gif_is_an_animation_of_two_frames():
     assert (image.format, image.n_frames) == ("GIF", 2), f"{image.format}, {image.n_frames} frames"
 
 
-@pytest.mark.parametrize(("factory", "fmt"), [(images.webp_bytes, "WEBP"), (images.bmp_bytes, "BMP")])
+@pytest.mark.parametrize(
+    ("factory", "fmt"), [(images.webp_bytes, "WEBP"), (images.bmp_bytes, "BMP")]
+)
 def test_other_raster_formats_decode_as_themselves(factory, fmt):
     image = decoded(factory())
 
