@@ -1,0 +1,223 @@
+"""One run of the suite against one target: start-up, preflight, snapshot, and final cleanup."""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import secrets
+import shutil
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from harness.api import GalleryApi
+from harness.client import ApiClient
+from harness.config import ROOT, Settings
+from harness.errors import ConformanceFailure, TransportFailure
+from harness.expect import expect_same_gallery, expect_status
+from harness.ledger import Ledger
+from harness.payload import FileToSend
+from harness.schemas import SchemaBook
+
+log = logging.getLogger(__name__)
+STATE_DIR = ROOT / ".cache" / "state"
+PREFLIGHT_TIMEOUT = 10.0
+USERS = {"A": "STRETCH_TOKEN", "B": "STRETCH_TOKEN_B"}
+
+
+class PreflightError(Exception):
+    """The target cannot be tested at all; the run stops with this one message."""
+
+
+@dataclass
+class SuiteSession:
+    settings: Settings
+    base_url: str = ""
+    tokens: dict[str, str] = field(default_factory=dict, repr=False)
+    server: object = None  # reference_server.launcher.RunningServer when embedded
+    data_dir: Path | None = None
+    ledger: Ledger = field(default_factory=Ledger)
+    book: SchemaBook | None = None
+    client: ApiClient | None = None
+    snapshot: dict[str, list[dict]] = field(default_factory=dict)
+    limit_reading: str | None = None  # "decimal" or "binary", once known
+    files_dir: Path | None = None
+
+    @property
+    def target_key(self) -> str:
+        return hashlib.sha256(self.base_url.encode()).hexdigest()[:12]
+
+    @property
+    def has_user_b(self) -> bool:
+        return "B" in self.tokens
+
+    def start(self) -> None:
+        """Start the embedded server when no target is set, then open the client."""
+        settings = self.settings
+        self.book = SchemaBook(settings.contract)
+        self.files_dir = Path(tempfile.mkdtemp(prefix="stretch-files-"))
+        if settings.embedded:
+            self._start_embedded()
+        else:
+            self.base_url = settings.base_url
+            self.tokens = {"A": settings.token_a}
+            if settings.token_b:
+                self.tokens["B"] = settings.token_b
+            self.ledger = Ledger(STATE_DIR / f"ledger-{self.target_key}.jsonl")
+        self.client = ApiClient(self.base_url, self.tokens, settings.timeout)
+
+    def _start_embedded(self) -> None:
+        from reference_server.launcher import start_server
+
+        # Tokens given in the environment are used as they are, so a run can be audited for them.
+        self.tokens = {
+            "A": self.settings.token_a or secrets.token_urlsafe(24),
+            "B": self.settings.token_b or secrets.token_urlsafe(24),
+        }
+        self.data_dir = Path(tempfile.mkdtemp(prefix="stretch-embedded-"))
+        try:
+            self.server = start_server(
+                self.data_dir, {self.tokens["A"]: "alice", self.tokens["B"]: "bob"}
+            )
+        except Exception as exc:
+            raise PreflightError(f"the embedded reference server did not start: {exc}") from exc
+        self.base_url = self.server.base_url
+        log.info("embedded reference server at %s", self.base_url)
+
+    def api(self) -> GalleryApi:
+        return GalleryApi(self.client, self.book, self.settings.contract, self.ledger)
+
+    def preflight(self) -> None:
+        """The target answers and accepts every configured token, within a short wait."""
+        probe = ApiClient(self.base_url, self.tokens, min(self.settings.timeout, PREFLIGHT_TIMEOUT))
+        api = GalleryApi(probe, self.book, self.settings.contract, Ledger())
+        try:
+            for user in self.tokens:
+                reply = api.list_images(user)
+                if reply.status in (401, 403):
+                    raise PreflightError(
+                        f"the target at {self.base_url} refused {USERS[user]} "
+                        f"({reply.status}); check the token"
+                    )
+                expect_status(reply, self.settings.contract.success, "preflight: listing works")
+        except TransportFailure as exc:
+            raise PreflightError(
+                f"the target at {self.base_url} did not answer: {exc.reason}"
+            ) from None
+        except ConformanceFailure as exc:
+            raise PreflightError(f"the target at {self.base_url} is not usable: {exc}") from None
+        finally:
+            probe.close()
+
+    def clean_leftovers(self) -> list[str]:
+        """Delete images an earlier, killed run created and could not delete."""
+        return self._delete_pending("left by an earlier run")
+
+    def take_snapshot(self) -> None:
+        api = self.api()
+        for user in self.tokens:
+            self.snapshot[user] = api.list_images(user).json()
+
+    def finish(self) -> list[str]:
+        """Delete what is left, put the order back, compare with the snapshot; return problems."""
+        problems = self._delete_pending("left behind by this run")
+        if not self.snapshot:
+            return problems
+        api = self.api()
+        for user, before in self.snapshot.items():
+            try:
+                now = api.list_images(user).json()
+                kept_ids = [r["id"] for r in before]
+                if [r["id"] for r in now] != kept_ids and {r["id"] for r in now} == set(kept_ids):
+                    api.reorder(user, kept_ids)
+                    now = api.list_images(user).json()
+                expect_same_gallery(
+                    f"user {user}'s gallery at the end of the run equals the one at its start",
+                    now,
+                    before,
+                    f"GET {self.base_url}/storage/images",
+                )
+            except (ConformanceFailure, TransportFailure) as exc:
+                problems.append(str(exc))
+        return problems
+
+    def _delete_pending(self, why: str) -> list[str]:
+        problems = []
+        pending = self.ledger.pending()
+        if not pending or self.client is None:
+            return problems
+        api = self.api()
+        for image_id, user in pending.items():
+            if user not in self.tokens:
+                continue
+            try:
+                reply = api.delete(user, image_id)
+            except TransportFailure as exc:
+                problems.append(f"could not delete image {image_id} ({why}): {exc}")
+                continue
+            if reply.status == 404:
+                self.ledger.gone(image_id)
+            elif not 200 <= reply.status < 300:
+                problems.append(
+                    f"could not delete image {image_id} ({why}): {reply.excerpt()}"
+                )
+        self.ledger.compact()
+        return problems
+
+    def stop(self) -> None:
+        if self.client is not None:
+            self.client.close()
+        if self.server is not None:
+            self.server.stop()
+        for path in (self.data_dir, self.files_dir):
+            if path is not None:
+                shutil.rmtree(path, ignore_errors=True)
+
+
+PROBE_EXTRA = 1  # bytes past the decimal limit that tell the two readings of "MB" apart
+
+
+def size_limit(suite: SuiteSession, api: GalleryApi) -> int:
+    """The size limit in bytes, finding out once per process which reading the server uses."""
+    contract = suite.settings.contract
+    if contract.megabyte != "auto":
+        return contract.limit_bytes(contract.megabyte)
+    if suite.limit_reading is None:
+        suite.limit_reading = _probe_reading(suite, api)
+    return contract.limit_bytes(suite.limit_reading)
+
+
+def _probe_reading(suite: SuiteSession, api: GalleryApi) -> str:
+    contract = suite.settings.contract
+    size = contract.limit_bytes("decimal") + PROBE_EXTRA
+    probe = boundary_file(suite, "png", size)
+    reply = api.upload("A", probe)
+    if 200 <= reply.status < 300:
+        image_id = reply.json().get("id") if isinstance(reply.json(), dict) else None
+        if image_id:
+            api.delete("A", image_id)
+        log.info("the server reads MB as 1,048,576 bytes (it accepted %d bytes)", size)
+        return "binary"
+    if reply.status in contract.refusal("too_large"):
+        log.info("the server reads MB as 1,000,000 bytes (it refused %d bytes)", size)
+        return "decimal"
+    raise ConformanceFailure(
+        f"finding the size limit: an upload of {size} bytes is either stored (20 MB read as "
+        "20 x 1,048,576 bytes) or refused as too large (read as 20 x 1,000,000 bytes)",
+        reply.excerpt(),
+        f"a success, or a refusal with status {contract.refusal('too_large')}",
+        reply.request,
+    )
+
+
+def boundary_file(suite: SuiteSession, kind: str, size: int) -> FileToSend:
+    """A real PNG or JPEG of exactly `size` bytes, written to disk once and streamed from there."""
+    from harness import images
+
+    ext = "png" if kind == "png" else "jpg"
+    path = suite.files_dir / f"boundary-{size}.{ext}"
+    if not path.exists():
+        data = images.png_bytes(size) if kind == "png" else images.jpeg_bytes(size)
+        images.write_file(data, suite.files_dir, path.name)
+    content_type = "image/png" if kind == "png" else "image/jpeg"
+    return FileToSend(f"limit-{size}.{ext}", content_type, kind, path=path)

@@ -1,0 +1,169 @@
+"""The suite's session: target settings, preflight, per-scenario world, and cleanup."""
+
+from __future__ import annotations
+
+import fcntl
+import logging
+import sys
+from contextlib import contextmanager
+
+import pytest
+
+from harness.config import load_settings
+from harness.errors import SettingError
+from harness.session import STATE_DIR, PreflightError, SuiteSession
+from harness.world import World
+
+log = logging.getLogger("stretch.suite")
+SESSION = pytest.StashKey[SuiteSession]()
+PROBLEMS = pytest.StashKey[list]()
+
+
+def _is_worker(config: pytest.Config) -> bool:
+    return hasattr(config, "workerinput")
+
+
+def _is_controller(config: pytest.Config) -> bool:
+    """The xdist process that hands out scenarios and runs none itself."""
+    return not _is_worker(config) and bool(getattr(config.option, "numprocesses", None))
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    try:
+        settings = load_settings()
+    except SettingError as exc:
+        raise pytest.UsageError(f"stretch settings: {exc}") from None
+    config.stash[SESSION] = SuiteSession(settings)
+    config.stash[PROBLEMS] = []
+
+
+def pytest_sessionstart(session: pytest.Session) -> None:
+    config = session.config
+    if config.option.collectonly:
+        return
+    suite = config.stash[SESSION]
+    embedded = suite.settings.embedded
+    # Embedded: every process that runs scenarios starts its own server, so workers never share a
+    # gallery. Remote: one process checks the target and takes the snapshot for the whole run.
+    if embedded and _is_controller(config):
+        return
+    try:
+        suite.start()
+        if not _is_worker(config):
+            suite.preflight()
+            if not embedded:
+                for problem in suite.clean_leftovers():
+                    log.warning("%s", problem)
+                suite.take_snapshot()
+    except (PreflightError, SettingError) as exc:
+        suite.stop()
+        pytest.exit(f"stretch preflight failed: {exc}", returncode=3)
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    config = session.config
+    suite = config.stash.get(SESSION, None)
+    if suite is None or suite.client is None:
+        return
+    # Remote workers clean per scenario; the process that took the snapshot judges the end state.
+    try:
+        problems = suite.finish() if not _is_worker(config) or suite.settings.embedded else []
+    finally:
+        suite.stop()
+    if problems:
+        config.stash[PROBLEMS].extend(problems)
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED
+
+
+def pytest_terminal_summary(terminalreporter, exitstatus: int, config: pytest.Config) -> None:
+    problems = config.stash.get(PROBLEMS, [])
+    if problems:
+        terminalreporter.section("the suite did not leave the target as it found it", red=True)
+        for problem in problems:
+            terminalreporter.line(problem, red=True)
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    suite = config.stash[SESSION]
+    settings = suite.settings
+    for item in items:
+        item.add_marker(pytest.mark.timeout(settings.contract.scenario_seconds))
+        if item.get_closest_marker("known_gap"):
+            item.add_marker(
+                pytest.mark.xfail(
+                    strict=True, reason="known gap of the server under test (tag @known_gap)"
+                )
+            )
+        if item.get_closest_marker("destructive") and settings.is_production:
+            if not settings.allow_production:
+                item.add_marker(
+                    pytest.mark.skip(
+                        reason=f"destructive scenario refused: {settings.host} matches the "
+                        "production pattern (STRETCH_PRODUCTION_PATTERN); set "
+                        "STRETCH_ALLOW_PRODUCTION=1 to run it anyway"
+                    )
+                )
+        if item.get_closest_marker("two_users") and not settings.embedded:
+            if not settings.token_b:
+                item.add_marker(
+                    pytest.mark.skip(reason="needs a second user: STRETCH_TOKEN_B is not set")
+                )
+
+
+@pytest.fixture(scope="session")
+def suite(request: pytest.FixtureRequest) -> SuiteSession:
+    session = request.config.stash[SESSION]
+    if session.client is None:
+        pytest.fail("the suite's session did not start (see the preflight message above)")
+    return session
+
+
+@contextmanager
+def _gallery_lock(suite: SuiteSession, exclusive: bool):
+    """Scenarios that judge the whole gallery never interleave with others on a shared account."""
+    STATE_DIR.mkdir(parents=True, exist_ok=True)
+    path = STATE_DIR / f"gallery-{suite.target_key}.lock"
+    with path.open("a") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX if exclusive else fcntl.LOCK_SH)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+@pytest.fixture
+def world(request: pytest.FixtureRequest, suite: SuiteSession):
+    whole_gallery = request.node.get_closest_marker("whole_gallery") is not None
+    shared_account = not suite.settings.embedded and _is_worker(request.config)
+    users = ["A", "B"] if request.node.get_closest_marker("two_users") else ["A"]
+    api = suite.api()
+    scene = World(
+        api=api,
+        contract=suite.settings.contract,
+        exclusive=whole_gallery or not shared_account,
+        users=users,
+    )
+    lock = _gallery_lock(suite, whole_gallery) if shared_account else _no_lock()
+    with lock:
+        scene.begin()
+        yield scene
+        problems = scene.clean_up()
+    if problems:
+        pytest.fail("\n".join(problems), pytrace=False)
+
+
+@contextmanager
+def _no_lock():
+    yield
+
+
+def pytest_bdd_after_scenario(request: pytest.FixtureRequest, feature, scenario) -> None:
+    """Every answer was schema-checked on arrival; one nobody looked at still fails the scenario."""
+    if sys.exc_info()[0] is not None or "world" not in request.fixturenames:
+        return
+    scene: World = request.getfixturevalue("world")
+    for reply in scene.api.replies:
+        if reply.schema_error is not None and not reply.reported:
+            reply.reported = True
+            raise reply.schema_error

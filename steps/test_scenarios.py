@@ -1,0 +1,5 @@
+"""Every scenario of every feature file under features/."""
+
+from pytest_bdd import scenarios
+
+scenarios(".")
