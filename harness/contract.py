@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import tomllib
 from dataclasses import dataclass
 from pathlib import Path
@@ -62,6 +63,13 @@ class Contract:
         return self.refusals[kind]
 
 
+def _table(data: dict, name: str) -> dict:
+    value = data.get(name, {})
+    if not isinstance(value, dict):
+        raise SettingError(f"[{name}] = {value!r}; expected a table")
+    return value
+
+
 def _choice(table: dict, key: str, allowed: tuple[str, ...], where: str) -> str:
     value = table.get(key)
     if value not in allowed:
@@ -95,24 +103,33 @@ def load_contract(path: Path | None = None) -> Contract:
         data = tomllib.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
         raise SettingError(f"STRETCH_CONTRACT: no contract file at {path}") from None
-    except tomllib.TOMLDecodeError as exc:
+    except OSError as exc:
+        # A directory or an unreadable file: as fatal as a missing one, and named the same way.
+        raise SettingError(
+            f"STRETCH_CONTRACT: cannot read contract file {path}: {exc.strerror or exc}"
+        ) from None
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
         raise SettingError(f"contract file {path} is not valid TOML: {exc}") from None
 
-    upload = data.get("upload", {})
-    gallery = data.get("gallery", {})
-    responses = data.get("responses", {})
-    refusals = data.get("refusals", {})
-    timeouts = data.get("timeouts", {})
+    upload = _table(data, "upload")
+    gallery = _table(data, "gallery")
+    responses = _table(data, "responses")
+    refusals = _table(data, "refusals")
+    timeouts = _table(data, "timeouts")
 
     limit = upload.get("limit_megabytes")
-    if not isinstance(limit, int) or limit <= 0:
+    # bool is an int to Python, but `limit_megabytes = true` is a mistake, not 1 MB.
+    if not isinstance(limit, int) or isinstance(limit, bool) or limit <= 0:
         raise SettingError(f"upload.limit_megabytes = {limit!r}; expected a positive integer")
 
     content_types = upload.get("content_types")
     if (
         not isinstance(content_types, dict)
         or set(content_types) != {"png", "jpeg"}
-        or not all(isinstance(v, list) and v for v in content_types.values())
+        or not all(
+            isinstance(v, list) and v and all(isinstance(t, str) for t in v)
+            for v in content_types.values()
+        )
     ):
         raise SettingError(
             f"upload.content_types = {content_types!r}; expected lists for png and jpeg"
@@ -136,7 +153,12 @@ def load_contract(path: Path | None = None) -> Contract:
         raise SettingError(f"refusals: missing {', '.join(missing)}")
 
     seconds = timeouts.get("scenario_seconds")
-    if not isinstance(seconds, (int, float)) or seconds <= 0:
+    if (
+        not isinstance(seconds, (int, float))
+        or isinstance(seconds, bool)
+        or not math.isfinite(seconds)
+        or seconds <= 0
+    ):
         raise SettingError(f"timeouts.scenario_seconds = {seconds!r}; expected seconds > 0")
 
     return Contract(
