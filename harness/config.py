@@ -36,7 +36,10 @@ class Settings:
 
     @property
     def host(self) -> str:
-        return urlsplit(self.base_url).hostname or "" if self.base_url else "127.0.0.1"
+        if not self.base_url:
+            return "127.0.0.1"
+        # "api.stretch.com." (a fully qualified name) is the same host: the guard must see it.
+        return (urlsplit(self.base_url).hostname or "").rstrip(".")
 
     @property
     def is_production(self) -> bool:
@@ -62,7 +65,8 @@ def _base_url(raw: str) -> str | None:
             f"STRETCH_BASE_URL = {raw!r} is not an http(s) URL; expected the API root, "
             "e.g. https://staging.example.com/api/v1"
         )
-    if parts.query or parts.fragment:
+    # A bare "?" or "#" leaves query and fragment empty, yet would still end up in every URL.
+    if parts.query or parts.fragment or "?" in raw or "#" in raw:
         raise SettingError(f"STRETCH_BASE_URL = {raw!r} must not carry a query or fragment")
     try:
         parts.port  # noqa: B018 - raises ValueError on a malformed port
