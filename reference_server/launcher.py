@@ -1,9 +1,10 @@
 """Start the reference server as a subprocess on 127.0.0.1 and wait until it accepts connections.
 
-    with start_server(tmp_path, {"alice": "T1", "bob": "T2"}, faults=["title_dropped"]) as server:
+    with start_server(tmp_path, {"T1": "alice", "T2": "bob"}, faults=["title_dropped"]) as server:
         httpx.get(server.base_url + "/storage/images", headers={"Authorization": "Bearer T1"})
 
-`tokens` here map user -> token, as in STRETCH_REF_TOKENS (ServerConfig.tokens is the reverse).
+`tokens` map bearer token -> user name, as ServerConfig.tokens does; they reach the child in
+STRETCH_REF_TOKENS (never on its command line).
 """
 
 from __future__ import annotations
@@ -119,8 +120,11 @@ def start_server(
 
 
 def _child_env(tokens: Mapping[str, str]) -> dict[str, str]:
+    for token, user in tokens.items():
+        if not token or not user or "," in token + user or "=" in user:
+            raise ValueError("tokens must map token -> user, without ',' (or '=' in a user)")
     env = dict(os.environ)
-    env["STRETCH_REF_TOKENS"] = ",".join(f"{user}={token}" for user, token in tokens.items())
+    env["STRETCH_REF_TOKENS"] = ",".join(f"{user}={token}" for token, user in tokens.items())
     paths = [str(_PROJECT_ROOT), env.get("PYTHONPATH", "")]
     env["PYTHONPATH"] = os.pathsep.join(path for path in paths if path)
     return env
