@@ -45,8 +45,13 @@ class Ledger:
             return
         # One short write on an O_APPEND descriptor: lines from parallel workers never interleave.
         line = (json.dumps(entry) + "\n").encode()
-        fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+        fd = os.open(self.path, os.O_RDWR | os.O_APPEND | os.O_CREAT, 0o600)
         try:
+            # A process killed mid-write leaves a line without its newline: start a fresh line,
+            # or this entry would be glued to the cut one and skipped with it.
+            size = os.fstat(fd).st_size
+            if size and os.pread(fd, 1, size - 1) != b"\n":
+                line = b"\n" + line
             os.write(fd, line)
         finally:
             os.close(fd)
