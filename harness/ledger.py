@@ -69,6 +69,10 @@ class Ledger:
     def owns(self, image_id: str) -> bool:
         return image_id in self._live
 
+    def owner(self, image_id: str) -> str | None:
+        """The user label the image was created as, or None if the suite did not create it."""
+        return self._live.get(image_id)
+
     def pending(self) -> dict[str, str]:
         """Images created and not yet deleted, across every process of the run."""
         with self._lock:

@@ -140,11 +140,13 @@ class World:
         start_ids = [r["id"] for r in start] if start is not None else None
         for record in now:
             image_id = record["id"]
-            ours = self.api.ledger.owns(image_id)
+            owner = self.api.ledger.owner(image_id)
+            if owner is not None and owner != user:
+                continue  # another user's image wrongly listed here; deleted as its owner
             # With the gallery to ourselves, anything new since the start was made by our requests
             # (a refused batch that still stored files, say) and is ours to remove.
             new = self.exclusive and start_ids is not None and image_id not in start_ids
-            if ours or new:
+            if owner is not None or new:
                 reply = self.api.delete(user, image_id)
                 if reply.status == 404:
                     self.api.ledger.gone(image_id)
