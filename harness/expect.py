@@ -74,7 +74,9 @@ def expect_same_gallery(checked: str, received: list[dict], expected: list[dict]
     """Same images, same order, same fields (url and thumb may be re-signed between calls)."""
 
     def essence(records: list[dict]) -> list[dict]:
-        keep = ("id", "title", "contentType", "originFilename", "filesize", "status")
+        keep = (
+            "id", "title", "description", "contentType", "originFilename", "filesize", "status"
+        )  # fmt: skip
         return [{k: r.get(k) for k in keep} for r in records]
 
     if essence(received) != essence(expected):
