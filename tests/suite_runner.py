@@ -1,0 +1,79 @@
+"""Runs the conformance suite in a child pytest process and reads what it reported."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import xml.etree.ElementTree as ET
+from dataclasses import dataclass, field
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+# Settings of the parent's environment never leak into a child run unless passed on purpose.
+SUITE_VARIABLES = (
+    "STRETCH_BASE_URL",
+    "STRETCH_TOKEN",
+    "STRETCH_TOKEN_B",
+    "STRETCH_TIMEOUT",
+    "STRETCH_CONTRACT",
+    "STRETCH_PRODUCTION_PATTERN",
+    "STRETCH_ALLOW_PRODUCTION",
+)
+
+
+@dataclass
+class SuiteRun:
+    returncode: int
+    output: str
+    passed: list[str] = field(default_factory=list)
+    failed: dict[str, str] = field(default_factory=dict)  # test id -> failure message
+    skipped: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def total(self) -> int:
+        return len(self.passed) + len(self.failed) + len(self.skipped)
+
+
+def child_env(**settings: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if k not in SUITE_VARIABLES}
+    env.update(settings)
+    env.setdefault("PYTHONDONTWRITEBYTECODE", "1")
+    return env
+
+
+def run_suite(
+    tmp_path: Path, *args: str, timeout: float = 600, **settings: str
+) -> SuiteRun:
+    """Run the suite (plain `pytest` at the root) with these settings; JUnit XML is parsed."""
+    junit = tmp_path / "junit.xml"
+    command = [sys.executable, "-m", "pytest", "-q", "-p", "no:randomly",
+               f"--junitxml={junit}", *args]  # fmt: skip
+    done = subprocess.run(
+        command,
+        cwd=ROOT,
+        env=child_env(**settings),
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        stdin=subprocess.DEVNULL,
+    )
+    run = SuiteRun(done.returncode, done.stdout + done.stderr)
+    if junit.exists():
+        _read_junit(junit, run)
+    return run
+
+
+def _read_junit(path: Path, run: SuiteRun) -> None:
+    for case in ET.parse(path).getroot().iter("testcase"):
+        name = case.get("name", "")
+        failure = case.find("failure")
+        if failure is None:
+            failure = case.find("error")
+        skipped = case.find("skipped")
+        if failure is not None:
+            run.failed[name] = failure.get("message", "") + "\n" + (failure.text or "")
+        elif skipped is not None:
+            run.skipped[name] = skipped.get("message", "")
+        else:
+            run.passed.append(name)
