@@ -5,7 +5,7 @@ own tests under tests/ never start a server or touch a target.
 """
 
 pytest_plugins = [
-    #"harness.reporting",
+    "harness.reporting",
     "steps.files",
     "steps.uploading",
     "steps.gallery",

@@ -9,6 +9,7 @@ from contextlib import contextmanager
 
 import pytest
 
+from harness import reporting
 from harness.config import load_settings
 from harness.errors import SettingError
 from harness.session import STATE_DIR, PreflightError, SuiteSession
@@ -49,6 +50,7 @@ def pytest_sessionstart(session: pytest.Session) -> None:
         return
     try:
         suite.start()
+        _report_to_allure(suite)
         if not _is_worker(config):
             suite.preflight()
             if not embedded:
@@ -58,6 +60,17 @@ def pytest_sessionstart(session: pytest.Session) -> None:
     except (PreflightError, SettingError) as exc:
         suite.stop()
         pytest.exit(f"stretch preflight failed: {exc}", returncode=3)
+
+
+def _report_to_allure(suite: SuiteSession) -> None:
+    for token in suite.tokens.values():
+        reporting.register_secret(token)
+    reporting.set_target(suite.base_url, suite.settings.embedded)
+    suite.client.listeners.append(reporting.attach_exchange)
+
+
+def pytest_bdd_step_error(request, feature, scenario, step, step_func, step_func_args, exception):
+    reporting.attach_failure(exception)
 
 
 @pytest.hookimpl(trylast=True)
