@@ -1,9 +1,15 @@
-"""The suite's session: target settings, preflight, per-scenario world, and cleanup."""
+"""The suite's pytest plugin: settings, preflight, per-scenario world, cleanup.
+
+Registered by the root conftest. It acts only when the run selects the conformance suite (plain
+`pytest`, or paths under steps/ or features/), so the project's own tests under tests/ never
+start a server or touch a target.
+"""
 
 from __future__ import annotations
 
 import fcntl
 import logging
+import random
 import sys
 from contextlib import contextmanager
 
@@ -29,7 +35,21 @@ def _is_controller(config: pytest.Config) -> bool:
     return not _is_worker(config) and bool(getattr(config.option, "numprocesses", None))
 
 
+def _suite_selected(config: pytest.Config) -> bool:
+    """True unless every path the run was given lies outside the suite (tests/, say)."""
+    root = config.rootpath
+    suite_dirs = (root / "steps", root / "features")
+    for arg in config.args:
+        path = (config.invocation_params.dir / arg.split("::")[0]).resolve()
+        if path == root or any(path == d or d in path.parents or path in d.parents
+                               for d in suite_dirs):  # fmt: skip
+            return True
+    return False
+
+
 def pytest_configure(config: pytest.Config) -> None:
+    if not _suite_selected(config):
+        return
     try:
         settings = load_settings()
     except SettingError as exc:
@@ -40,7 +60,7 @@ def pytest_configure(config: pytest.Config) -> None:
 
 def pytest_sessionstart(session: pytest.Session) -> None:
     config = session.config
-    if config.option.collectonly:
+    if config.option.collectonly or SESSION not in config.stash:
         return
     suite = config.stash[SESSION]
     embedded = suite.settings.embedded
@@ -98,6 +118,11 @@ def pytest_terminal_summary(terminalreporter, exitstatus: int, config: pytest.Co
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    if SESSION not in config.stash:
+        return
+    seed = config.getoption("shuffle")
+    if seed is not None:
+        random.Random(seed).shuffle(items)
     suite = config.stash[SESSION]
     settings = suite.settings
     for item in items:
@@ -126,8 +151,8 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
 
 @pytest.fixture(scope="session")
 def suite(request: pytest.FixtureRequest) -> SuiteSession:
-    session = request.config.stash[SESSION]
-    if session.client is None:
+    session = request.config.stash.get(SESSION, None)
+    if session is None or session.client is None:
         pytest.fail("the suite's session did not start (see the preflight message above)")
     return session
 
