@@ -40,6 +40,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     data_dir = args.data_dir or Path(tempfile.mkdtemp(prefix="stretch-reference-"))
     config = ServerConfig(data_dir=data_dir, tokens=tokens, faults=faults)
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    # The multipart parser warns about every malformed body; those are answered with a 400.
+    logging.getLogger("python_multipart").setLevel(logging.ERROR)
     if generated:
         _say("tokens: " + " ".join(f"{user}={token}" for token, user in tokens.items()))
     try:

@@ -13,11 +13,19 @@ from fastapi.responses import JSONResponse, Response
 
 from reference_server.config import ServerConfig
 from reference_server.deps import ServerParts
-from reference_server.middleware import BearerAuthMiddleware, BusyStats, BusyTimeMiddleware
+from reference_server.middleware import (
+    BearerAuthMiddleware,
+    BodyCapMiddleware,
+    BusyStats,
+    BusyTimeMiddleware,
+)
 from reference_server.routes import images, media, reference
 from reference_server.storage import GalleryStore
 
 logger = logging.getLogger(__name__)
+
+# An order of thousands of UUIDs is well under this.
+_JSON_BODY_BYTES = 1_048_576
 
 
 def create_app(config: ServerConfig) -> FastAPI:
@@ -45,6 +53,7 @@ def create_app(config: ServerConfig) -> FastAPI:
     app.add_exception_handler(Exception, _last_guard)
     # Middleware runs before routing, so a request's token is settled before any route reads
     # its body; the one added last (busy time) wraps everything.
+    app.add_middleware(BodyCapMiddleware, max_bytes=_JSON_BODY_BYTES)
     app.add_middleware(BearerAuthMiddleware, config=config)
     app.add_middleware(BusyTimeMiddleware, stats=parts.stats)
     return app

@@ -65,7 +65,7 @@ def check_image(path: Path, filename: str, declared: str | None, rules: TypeRule
 
 def _by_label(path: Path, label: str, types: dict[str, str], rules: TypeRules) -> CheckedImage:
     if label not in types:
-        raise ImageRefused(415, f"Type {label!r} is not accepted; upload a PNG or JPEG image.")
+        raise ImageRefused(415, f"type {label!r} is not accepted; only png and jpg are accepted.")
     return CheckedImage(types[label], *best_effort_thumbnail(path, rules))
 
 
@@ -82,13 +82,13 @@ def _by_bytes(path: Path, rules: TypeRules) -> CheckedImage:
     except ImageRefused:
         raise
     except Image.DecompressionBombError:
-        raise ImageRefused(413, _pixels_detail("far more", rules.max_pixels)) from None
+        raise ImageRefused(413, _pixels_detail("too many", rules.max_pixels)) from None
     except Exception as exc:
         # Pillow parses hostile bytes here and its error types are no stable contract:
         # whatever it raises means "not a decodable PNG or JPEG".
         logger.debug("image refused by the decoder: %r", exc)
         raise ImageRefused(
-            415, "The file is not a complete PNG or JPEG image; only png and jpg are accepted."
+            415, "not a complete PNG or JPEG image; only png and jpg are accepted."
         ) from None
     return CheckedImage(content_type, *thumb)
 
@@ -100,7 +100,7 @@ def _check_pixels(size: tuple[int, int], max_pixels: int) -> None:
 
 
 def _pixels_detail(dimensions: str, max_pixels: int) -> str:
-    return f"The image has {dimensions} pixels; at most {max_pixels} pixels are accepted."
+    return f"the image has {dimensions} pixels; at most {max_pixels} pixels are accepted."
 
 
 def _decode_thumbnail(image: Image.Image, size: int) -> tuple[bytes, str]:

@@ -6,8 +6,9 @@ import hmac
 import time
 from dataclasses import dataclass
 
+from starlette.exceptions import HTTPException
 from starlette.responses import JSONResponse
-from starlette.types import ASGIApp, Receive, Scope, Send
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from reference_server.config import ServerConfig
 
@@ -89,6 +90,43 @@ class BearerAuthMiddleware:
             users = list(self.config.tokens.values())
             return "alice" if "alice" in users or not users else users[0]
         return ANYONE
+
+
+class BodyCapMiddleware:
+    """Cap the bodies FastAPI reads whole (the order call's JSON); upload forms cap themselves."""
+
+    def __init__(self, app: ASGIApp, max_bytes: int):
+        self.app = app
+        self.max_bytes = max_bytes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or _reads_own_form(scope):
+            await self.app(scope, receive, send)
+            return
+        detail = f"The request body is larger than {self.max_bytes} bytes."
+        declared = dict(scope["headers"]).get(b"content-length", b"")
+        if declared.isdigit() and int(declared) > self.max_bytes:
+            await JSONResponse({"detail": detail}, status_code=413)(scope, receive, send)
+            return
+        received = 0
+
+        async def capped_receive() -> Message:
+            nonlocal received
+            message = await receive()
+            received += len(message.get("body", b""))
+            if received > self.max_bytes:
+                # FastAPI passes an HTTPException raised while it reads the body through.
+                raise HTTPException(413, detail)
+            return message
+
+        await self.app(scope, capped_receive, send)
+
+
+def _reads_own_form(scope: Scope) -> bool:
+    path, method = scope["path"], scope["method"]
+    if method == "POST":
+        return path in ("/api/v1/storage/image", "/api/v1/storage/images")
+    return method == "PUT" and path.startswith("/api/v1/storage/image/")
 
 
 def _bearer_token(scope: Scope) -> str | None:

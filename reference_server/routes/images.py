@@ -113,7 +113,6 @@ async def list_images(request: Request, user: User, parts: Parts) -> JSONRespons
     "/images/order",
     response_model=OrderIn,
     responses=_refusals(400, 413),
-    max_body_size=1_048_576,
 )
 async def set_images_order(body: OrderIn, user: User, parts: Parts) -> JSONResponse:
     """Reorder the gallery; the list must hold every image ID of the gallery exactly once."""
