@@ -16,6 +16,7 @@ contacts no host.
 from __future__ import annotations
 
 import argparse
+import base64
 import contextlib
 import fcntl
 import json
@@ -53,6 +54,9 @@ CSP = (
 SCRIPT_TAG = re.compile(r"<script\b([^>]*)>([\s\S]*?)</script>\s*", re.IGNORECASE)
 REMOTE_SOURCE = re.compile(r"""\bsrc\s*=\s*["']?\s*(?:https?:)?//""", re.IGNORECASE)
 ANALYTICS = ("googletagmanager", "gtag(", "dataLayer")
+
+
+EMBEDDED_FILE = re.compile(r'\bd\("([^"]+)",\s*"([A-Za-z0-9+/=]*)"\)')
 
 
 class ReportError(Exception):
@@ -175,6 +179,11 @@ def make_offline(html: str) -> str:
         raise ReportError("the generated report has no <head>; cannot add its network policy")
     policy = f'\n    <meta http-equiv="Content-Security-Policy" content="{CSP}">'
     return cleaned[: head.end()] + policy + cleaned[head.end() :]
+
+
+def embedded_files(html: str) -> dict[str, bytes]:
+    """The data files a single-file report carries (name -> bytes), for checks and audits."""
+    return {name: base64.b64decode(data) for name, data in EMBEDDED_FILE.findall(html)}
 
 
 def _check_results(results: Path) -> None:
