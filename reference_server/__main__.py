@@ -49,7 +49,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     except OSError as exc:
         print(f"reference server cannot listen on {args.host}:{args.port}: {exc}", file=sys.stderr)
         return 1
-    asyncio.run(_serve(config, listener))
+    try:
+        asyncio.run(_serve(config, listener))
+    except KeyboardInterrupt:
+        # uvicorn has already shut down cleanly; it re-raises Ctrl+C for the exit status.
+        return 130
     return 0
 
 
@@ -78,7 +82,7 @@ def tokens_from_env(value: str | None) -> tuple[dict[str, str], bool]:
         user, _, token = (piece.strip() for piece in item.partition("="))
         if not user or not token or token in tokens:
             # The message must not echo the value: it holds secrets.
-            raise ValueError(f"{TOKENS_ENV} must look like alice=TOKEN1,bob=TOKEN2 (unique tokens)")
+            raise ValueError(f"{TOKENS_ENV} must look like alice=TOKEN1,bob=TOKEN2, tokens unique")
         tokens[token] = user
     return tokens, False
 

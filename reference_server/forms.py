@@ -104,7 +104,8 @@ def missing_field(name: str) -> RequestValidationError:
 
 def validation_error(name: str, kind: str, msg: str, value: Any) -> RequestValidationError:
     """A 422 in FastAPI's own shape for one body field."""
-    return RequestValidationError([{"type": kind, "loc": ("body", name), "msg": msg, "input": value}])
+    error = {"type": kind, "loc": ("body", name), "msg": msg, "input": value}
+    return RequestValidationError([error])
 
 
 def parse_content_disposition(raw: bytes) -> tuple[str, dict[str, str]]:

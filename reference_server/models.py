@@ -20,14 +20,14 @@ class FileBase(BaseModel):
     )
 
     title: str | None
-    description: str | None = None
+    description: str | None
     content_type: str
     id: UUID
     origin_filename: str
     url: str
-    thumb: str | None
+    thumb: str
     filesize: int
-    status: str = "approved"
+    status: str
 
 
 class OrderIn(BaseModel):
@@ -59,12 +59,14 @@ def file_base(record: ImageRecord, origin: str) -> FileBase:
     media = f"{origin}/media/{record.id}"
     return FileBase(
         title=record.title,
+        description=None,
         content_type=record.content_type,
         id=record.id,
         origin_filename=record.origin_filename,
         url=media,
         thumb=f"{media}/thumb",
         filesize=record.filesize,
+        status="approved",
     )
 
 

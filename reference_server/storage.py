@@ -239,7 +239,8 @@ class GalleryStore:
     ) -> ImageRecord | None:
         """Change the title and/or the file; None when the image is gone."""
         with self._transaction() as db:
-            if db.execute("SELECT 1 FROM images WHERE id = ?", (str(image_id),)).fetchone() is None:
+            found = db.execute("SELECT 1 FROM images WHERE id = ?", (str(image_id),)).fetchone()
+            if found is None:
                 return None
             if not isinstance(title, _Keep):
                 db.execute("UPDATE images SET title = ? WHERE id = ?", (title, str(image_id)))

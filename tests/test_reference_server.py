@@ -35,7 +35,7 @@ FILEBASE_KEYS = {
 # ---- images, made here with Pillow -------------------------------------------------------------
 
 
-def png_bytes(size: tuple[int, int] = (64, 48), color: tuple[int, int, int] = (200, 30, 30)) -> bytes:
+def png_bytes(size: tuple[int, int] = (64, 48), color: tuple = (200, 30, 30)) -> bytes:
     out = io.BytesIO()
     Image.new("RGB", size, color).save(out, format="PNG")
     return out.getvalue()
@@ -136,7 +136,9 @@ def expect(response: httpx.Response, status: int, body: Any = ...) -> Any:
     return received
 
 
-def upload(api: httpx.Client, content: bytes, name: str = "photo.png", **form: str) -> httpx.Response:
+def upload(
+    api: httpx.Client, content: bytes, name: str = "photo.png", **form: str
+) -> httpx.Response:
     return api.post("/storage/image", files={"file": (name, content, "image/png")}, data=form)
 
 
@@ -240,7 +242,9 @@ def test_origin_filename_from_rfc5987_filename_star(alice: httpx.Client) -> None
     )
 
     response = alice.post(
-        "/storage/image", content=raw, headers={"content-type": "multipart/form-data; boundary=XyZ"}
+        "/storage/image",
+        content=raw,
+        headers={"content-type": "multipart/form-data; boundary=XyZ"},
     )
 
     assert expect(response, 200)["originFilename"] == 'naïve "q".png'
@@ -467,7 +471,9 @@ def test_update_with_bad_file_changes_nothing(alice: httpx.Client) -> None:
     assert fetch(original["url"]).content == content
 
 
-def test_update_unknown_or_foreign_image_is_not_found(alice: httpx.Client, bob: httpx.Client) -> None:
+def test_update_unknown_or_foreign_image_is_not_found(
+    alice: httpx.Client, bob: httpx.Client
+) -> None:
     foreign = expect(upload(bob, png_bytes(), title="bob's"), 200)
 
     expect(alice.put(f"/storage/image/{uuid.uuid4()}", data={"title": "x"}), 404, NOT_FOUND)
@@ -514,7 +520,8 @@ def test_delete_foreign_image_is_not_found(alice: httpx.Client, bob: httpx.Clien
 def test_delete_malformed_id_is_a_validation_error(alice: httpx.Client) -> None:
     response = alice.delete("/storage/image/zzz")
 
-    expect(response, 422, bad_uuid("zzz", ["path", "image_id"], "invalid character: found `z` at 0"))
+    why = "invalid character: found `z` at 0"
+    expect(response, 422, bad_uuid("zzz", ["path", "image_id"], why))
 
 
 # ---- tokens ------------------------------------------------------------------------------------
@@ -581,7 +588,8 @@ def test_openapi_documents_the_six_calls_and_filebase(server: RunningServer) -> 
 
 
 def test_health_and_stats(server: RunningServer, alice: httpx.Client) -> None:
-    expect(httpx.get(f"{server.origin}/__reference/health", trust_env=False), 200, {"status": "ok"})
+    health = httpx.get(f"{server.origin}/__reference/health", trust_env=False)
+    expect(health, 200, {"status": "ok"})
     before = server.stats()
 
     for _ in range(3):
@@ -644,7 +652,8 @@ def test_unknown_fault_stops_start_up(tmp_path: Path) -> None:
 
 def test_tokens_are_generated_and_printed_when_none_are_given(tmp_path: Path) -> None:
     env = {key: value for key, value in os.environ.items() if key != "STRETCH_REF_TOKENS"}
-    command = [sys.executable, "-m", "reference_server", "--port", "0", "--data-dir", str(tmp_path)]
+    command = [sys.executable, "-m", "reference_server", "--port", "0"]
+    command += ["--data-dir", str(tmp_path)]
     process = subprocess.Popen(command, cwd=PROJECT, env=env, stdout=subprocess.PIPE, text=True)
     try:
         assert process.stdout is not None

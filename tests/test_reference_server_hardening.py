@@ -334,4 +334,5 @@ def test_declared_length_far_over_the_limit_is_refused(alice: httpx.Client) -> N
     headers = {**MULTIPART_B, "content-length": str(declared)}
     response = alice.post("/storage/image", content=body(), headers=headers)
 
-    expect(response, 413, f"The request body of {declared} bytes is larger than this call accepts.")
+    detail = f"The request body of {declared} bytes is larger than this call accepts."
+    expect(response, 413, detail)

@@ -39,14 +39,22 @@ router = APIRouter(
 ImageId = Annotated[str, Path(json_schema_extra={"format": "uuid"})]
 
 
-def _form_body(properties: dict[str, Any], required: list[str], *types: str) -> dict[str, Any]:
-    schema = {"type": "object", "properties": properties, "required": required}
-    return {
-        "requestBody": {
-            "required": bool(required),
-            "content": {content_type: {"schema": schema} for content_type in types},
-        }
-    }
+def _form_body(
+    properties: dict[str, Any], required: list[str], urlencoded: bool = False
+) -> dict[str, Any]:
+    """The request body for /openapi.json: these routes read their forms themselves."""
+    content = {"multipart/form-data": {"schema": _object(properties, required)}}
+    if urlencoded:
+        text_only = {name: kind for name, kind in properties.items() if kind is not _FILE}
+        content["application/x-www-form-urlencoded"] = {"schema": _object(text_only, [])}
+    return {"requestBody": {"required": bool(required), "content": content}}
+
+
+def _object(properties: dict[str, Any], required: list[str]) -> dict[str, Any]:
+    schema: dict[str, Any] = {"type": "object", "properties": properties}
+    if required:
+        schema["required"] = required
+    return schema
 
 
 def _refusals(*statuses: int) -> dict[int | str, dict[str, Any]]:
@@ -56,7 +64,7 @@ def _refusals(*statuses: int) -> dict[int | str, dict[str, Any]]:
 @router.post(
     "/image",
     response_model=FileBase,
-    openapi_extra=_form_body({"file": _FILE, "title": _TITLE}, ["file"], "multipart/form-data"),
+    openapi_extra=_form_body({"file": _FILE, "title": _TITLE}, ["file"]),
     responses=_refusals(400, 413, 415),
 )
 async def upload_image(request: Request, user: User, parts: Parts) -> JSONResponse:
@@ -74,9 +82,7 @@ async def upload_image(request: Request, user: User, parts: Parts) -> JSONRespon
 @router.post(
     "/images",
     response_model=list[FileBase],
-    openapi_extra=_form_body(
-        {"files": {"type": "array", "items": _FILE}}, ["files"], "multipart/form-data"
-    ),
+    openapi_extra=_form_body({"files": {"type": "array", "items": _FILE}}, ["files"]),
     responses=_refusals(400, 413, 415),
 )
 async def upload_images(request: Request, user: User, parts: Parts) -> JSONResponse:
@@ -127,12 +133,7 @@ async def set_images_order(body: OrderIn, user: User, parts: Parts) -> JSONRespo
 @router.put(
     "/image/{image_id}",
     response_model=FileBase,
-    openapi_extra=_form_body(
-        {"file": _FILE, "title": _TITLE},
-        [],
-        "multipart/form-data",
-        "application/x-www-form-urlencoded",
-    ),
+    openapi_extra=_form_body({"file": _FILE, "title": _TITLE}, [], urlencoded=True),
     responses=_refusals(400, 404, 413, 415),
 )
 async def update_image(
@@ -175,7 +176,9 @@ def _present(record: ImageRecord, request: Request, parts: Parts) -> dict[str, A
     return file_base_json(record, str(request.base_url).rstrip("/"), parts.config)
 
 
-async def _own_image(raw_id: str, user: str | None, parts: Parts, foreign_fault: str) -> ImageRecord:
+async def _own_image(
+    raw_id: str, user: str | None, parts: Parts, foreign_fault: str
+) -> ImageRecord:
     """The user's image named in the path; another user's image is reported as not found."""
     image_id = await _parse_image_id(raw_id, parts)
     record = await anyio.to_thread.run_sync(parts.store.get_image, image_id)
