@@ -115,9 +115,11 @@ def run_suite_and_report(
         suite = _command(
             [
                 sys.executable, "-m", "pytest", *selection,
-                "--alluredir", str(directory / "results"),
-                "--junitxml", str(directory / "junit.xml"),
-                "--cucumberjson", str(directory / "cucumber.json"),
+                # The `=` form: with xdist, `--alluredir PATH` (PATH outside the project)
+                # leaves the workers without the project's ini settings, so no features.
+                f"--alluredir={directory / 'results'}",
+                f"--junitxml={directory / 'junit.xml'}",
+                f"--cucumberjson={directory / 'cucumber.json'}",
             ],
             env,
             SUITE_SECONDS,
