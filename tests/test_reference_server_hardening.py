@@ -67,6 +67,13 @@ def alice(server: RunningServer) -> Iterator[httpx.Client]:
         yield api
 
 
+@pytest.fixture(autouse=True)
+def empty_gallery(alice: httpx.Client) -> None:
+    """Each test starts with alice's gallery on the shared server empty."""
+    for image in alice.get("/storage/images").json():
+        alice.delete(f"/storage/image/{image['id']}")
+
+
 def expect(response: httpx.Response, status: int, detail: object) -> None:
     request = f"{response.request.method} {response.request.url}"
     assert (response.status_code, response.json()) == (status, {"detail": detail}), (
@@ -281,8 +288,6 @@ def test_concurrent_uploads_and_reorders_lose_no_id(server: RunningServer) -> No
 
     with _alice_client(server) as api:
         final = gallery_ids(api)
-        for image_id in final:
-            api.delete(f"/storage/image/{image_id}")
     assert failures == []
     assert len(final) == len(set(final)) == 50, f"final order holds {len(final)} ids"
     assert sorted(final) == sorted(stored)
@@ -336,3 +341,49 @@ def test_declared_length_far_over_the_limit_is_refused(alice: httpx.Client) -> N
 
     detail = f"The request body of {declared} bytes is larger than this call accepts."
     expect(response, 413, detail)
+
+
+def mutated(original: bytes, rng: random.Random) -> bytes:
+    """The body with a few random bytes changed, inserted, deleted, or the tail cut off."""
+    body = bytearray(original)
+    for _ in range(rng.randint(1, 8)):
+        at = rng.randrange(len(body)) if body else 0
+        roll = rng.random()
+        if roll < 0.4 and body:
+            body[at] = rng.randrange(256)
+        elif roll < 0.6:
+            body[at:at] = rng.randbytes(rng.randint(1, 20))
+        elif roll < 0.8:
+            del body[at:at + rng.randint(1, 50)]
+        else:
+            del body[at:]
+    return bytes(body)
+
+
+def test_mutated_bodies_never_get_a_5xx(alice: httpx.Client) -> None:
+    rng = random.Random(20261204)
+    image_id = alice.post("/storage/image", files={"file": ("a.png", png_bytes())}).json()["id"]
+    form = (
+        b'--b\r\nContent-Disposition: form-data; name="title"\r\n\r\nhello\r\n'
+        + PNG_PART_HEAD + png_bytes((40, 30)) + b"\r\n--b--\r\n"
+    )
+    order = b'{"order": ["' + image_id.encode() + b'"]}'
+    multipart = MULTIPART_B["content-type"]
+    calls = [
+        ("POST", "/storage/image", form, multipart),
+        ("POST", "/storage/images", form.replace(b'"file"', b'"files"'), multipart),
+        ("PUT", f"/storage/image/{image_id}", form, multipart),
+        ("PUT", f"/storage/image/{image_id}", b"title=%C4%8D", "application/x-www-form-urlencoded"),
+        ("PUT", "/storage/images/order", order, "application/json"),
+    ]
+    server_errors = []
+
+    for _ in range(400):
+        method, path, body, content_type = rng.choice(calls)
+        sent = mutated(body, rng)
+        headers = {"content-type": content_type}
+        response = alice.request(method, path, content=sent, headers=headers)
+        if response.status_code >= 500:
+            server_errors.append(f"{method} {path} {sent[:120]!r} -> {response.status_code}")
+
+    assert server_errors == [], "\n".join(server_errors[:5])

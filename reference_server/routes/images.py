@@ -173,7 +173,16 @@ async def _store(
 
 
 def _present(record: ImageRecord, request: Request, parts: Parts) -> dict[str, Any]:
-    return file_base_json(record, str(request.base_url).rstrip("/"), parts.config)
+    return file_base_json(record, _origin(request), parts.config)
+
+
+def _origin(request: Request) -> str:
+    """The address the client reached; a Host header cannot point media URLs elsewhere."""
+    server = request.scope.get("server")
+    if not server:
+        return str(request.base_url).rstrip("/")
+    host, port = server[0], server[1]
+    return f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"
 
 
 async def _own_image(
