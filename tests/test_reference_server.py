@@ -19,7 +19,8 @@ import httpx
 import pytest
 from PIL import Image
 
-from reference_server.faults import FAULTS, describe_faults
+from reference_server.config import ServerConfig
+from reference_server.faults import FAULTS, UnknownFault, describe_faults
 from reference_server.launcher import RunningServer, start_server
 
 ALICE, BOB = "alice-token-for-tests", "bob-token-for-tests"
@@ -639,6 +640,16 @@ def test_list_faults_prints_the_catalogue() -> None:
     assert result.returncode == 0, result.stderr
     assert result.stdout.splitlines() == describe_faults()
     assert len(FAULTS) == 37
+
+
+def test_config_knows_every_fault_and_refuses_others(tmp_path: Path) -> None:
+    config = ServerConfig(data_dir=tmp_path, tokens=TOKENS, faults=frozenset(FAULTS))
+
+    assert all(config.fault(name) for name in FAULTS)
+    with pytest.raises(KeyError, match="not in the catalogue"):
+        config.fault("title_droped")
+    with pytest.raises(UnknownFault, match="unknown fault 'title_droped'"):
+        ServerConfig(data_dir=tmp_path, tokens=TOKENS, faults=frozenset({"title_droped"}))
 
 
 def test_unknown_fault_stops_start_up(tmp_path: Path) -> None:

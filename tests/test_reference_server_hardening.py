@@ -368,12 +368,12 @@ def test_mutated_bodies_never_get_a_5xx(alice: httpx.Client) -> None:
         + PNG_PART_HEAD + png_bytes((40, 30)) + b"\r\n--b--\r\n"
     )
     order = b'{"order": ["' + image_id.encode() + b'"]}'
-    multipart = MULTIPART_B["content-type"]
+    multipart, urlencoded = MULTIPART_B["content-type"], "application/x-www-form-urlencoded"
     calls = [
         ("POST", "/storage/image", form, multipart),
         ("POST", "/storage/images", form.replace(b'"file"', b'"files"'), multipart),
         ("PUT", f"/storage/image/{image_id}", form, multipart),
-        ("PUT", f"/storage/image/{image_id}", b"title=%C4%8D", "application/x-www-form-urlencoded"),
+        ("PUT", f"/storage/image/{image_id}", b"title=%C4%8D", urlencoded),
         ("PUT", "/storage/images/order", order, "application/json"),
     ]
     server_errors = []
