@@ -79,7 +79,9 @@ def pytest_sessionstart(session: pytest.Session) -> None:
                 suite.take_snapshot()
     except (PreflightError, SettingError) as exc:
         suite.stop()
-        pytest.exit(f"stretch preflight failed: {exc}", returncode=3)
+        # A usage error is printed once, as one line; pytest.exit would print it twice (stderr,
+        # then again inside a "!!! _pytest.outcomes.Exit" banner).
+        raise pytest.UsageError(f"stretch preflight failed: {exc}") from None
 
 
 def _report_to_allure(suite: SuiteSession) -> None:
