@@ -145,5 +145,5 @@ def _summaries(
         PartSummary(name, f.filename, f.content_type, f.size, f.sha256) for name, f in files
     ]
     for name, value in (fields or {}).items():
-        parts.append(PartSummary(name, None, None, len(value.encode()), None))
+        parts.append(PartSummary(name, None, None, len(value.encode()), None, value))
     return parts

@@ -14,6 +14,7 @@ class PartSummary:
     content_type: str | None
     size: int
     sha256: str | None  # None for plain form fields
+    value: str | None = None  # a plain form field's text (titles are no secret; files are)
 
 
 @dataclass

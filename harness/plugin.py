@@ -91,6 +91,7 @@ def _report_to_allure(suite: SuiteSession) -> None:
     suite.client.listeners.append(reporting.attach_exchange)
 
 
+@pytest.hookimpl(tryfirst=True)  # before allure-pytest-bdd closes the step, so it lands there
 def pytest_bdd_step_error(request, feature, scenario, step, step_func, step_func_args, exception):
     reporting.attach_failure(exception)
 

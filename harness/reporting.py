@@ -230,6 +230,8 @@ def describe_body(data: bytes, content_type: str | None) -> str:
 def describe_part(part: PartSummary) -> str:
     """One multipart part without its bytes: name, file name, type, size, sha256."""
     if part.sha256 is None and part.filename is None:
+        if part.value is not None:
+            return f"{part.name}: form field {_truncated(part.value.encode())!r}"
         return f"{part.name}: form field, {part.size:,} bytes"
     return (
         f"{part.name}: filename {part.filename!r}, content-type {part.content_type or 'not given'}"
@@ -298,7 +300,7 @@ def _curl_file_part(part: PartSummary) -> str:
 
 
 def _curl_field(part: PartSummary, values: dict) -> str:
-    value = values.get(part.name)
+    value = part.value if part.value is not None else values.get(part.name)
     if not isinstance(value, str):
         value = f"<value not recorded: {part.size} bytes>"
     # --form-string sends the value literally; -F would read files for values starting with @ or <.
