@@ -33,5 +33,5 @@ class Exchange:
 
     @property
     def request_line(self) -> str:
-        who = f" as {self.user}" if self.user else " without a token"
+        who = f" as user {self.user}" if self.user else " without a user's token"
         return f"{self.method} {self.url}{who}"

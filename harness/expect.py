@@ -25,12 +25,14 @@ def _statuses(allowed: Iterable[int]) -> str:
 
 
 def raise_schema_error(reply: Reply) -> None:
+    __tracebackhide__ = True
     if reply.schema_error is not None:
         reply.reported = True
         raise reply.schema_error
 
 
 def expect_status(reply: Reply, allowed: Iterable[int], checked: str) -> None:
+    __tracebackhide__ = True
     allowed = tuple(allowed)
     if reply.status not in allowed:
         reply.reported = True
@@ -39,6 +41,7 @@ def expect_status(reply: Reply, allowed: Iterable[int], checked: str) -> None:
 
 def expect_success(reply: Reply, checked: str, allowed: Iterable[int]) -> object:
     """The status is a success the contract allows and the body matches its schema."""
+    __tracebackhide__ = True
     expect_status(reply, allowed, checked)
     raise_schema_error(reply)
     return reply.json() if reply.body.strip() else None
@@ -46,6 +49,7 @@ def expect_success(reply: Reply, checked: str, allowed: Iterable[int]) -> object
 
 def expect_refusal(reply: Reply, kind: str, contract: Contract) -> None:
     """The request was refused with a status the contract allows for this kind of refusal."""
+    __tracebackhide__ = True
     expect_status(reply, contract.refusal(kind), f"the request is {REFUSAL_WORDS[kind]}")
     raise_schema_error(reply)
     if reply.status == 422:
@@ -66,12 +70,14 @@ def expect_equal(
     request: str,
     failure: type[ConformanceFailure] = ConformanceFailure,
 ) -> None:
+    __tracebackhide__ = True
     if received != expected:
         raise failure(checked, repr(received), repr(expected), request)
 
 
 def expect_same_gallery(checked: str, received: list[dict], expected: list[dict], request: str):
     """Same images, same order, same fields (url and thumb may be re-signed between calls)."""
+    __tracebackhide__ = True
 
     def essence(records: list[dict]) -> list[dict]:
         keep = (

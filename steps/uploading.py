@@ -86,7 +86,10 @@ def _(world: World):
 
 @then(parsers.parse('the image has the title "{title}"'))
 def _(world: World, title: str):
-    expect_equal("the image's title", world.image()["title"], title, world.reply.request)
+    expect_equal(
+        "the upload answers the title that was sent", world.image()["title"], title,
+        world.reply.request,
+    )  # fmt: skip
 
 
 @then("the image is untitled as the contract allows")

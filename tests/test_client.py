@@ -179,7 +179,7 @@ def test_the_users_token_reaches_the_server_and_is_redacted_in_the_record(serve,
     assert reply.exchange.request_headers == {"Authorization": REDACTED}
     assert TOKEN_A not in repr(reply.exchange)
     assert (reply.status, reply.body, reply.exchange.user) == (200, b"[]", "A")
-    assert reply.request == f"GET {target.origin}/api/v1/storage/images as A"
+    assert reply.request == f"GET {target.origin}/api/v1/storage/images as user A"
     assert reply.exchange.response_headers["content-type"] == "application/json"
     assert reply.exchange.elapsed_seconds is not None and reply.exchange.elapsed_seconds >= 0
     assert recorded == [reply.exchange]
@@ -203,7 +203,7 @@ def test_without_a_user_no_authorization_header_is_sent(serve, client_for):
 
     assert "authorization" not in target.seen[0].headers
     assert reply.exchange.request_headers == {}
-    assert reply.request == f"GET {target.origin}/api/v1/storage/images without a token"
+    assert reply.request == f"GET {target.origin}/api/v1/storage/images without a user's token"
 
 
 # What travels in the body.
@@ -231,7 +231,7 @@ def test_files_and_fields_travel_as_multipart_and_are_summarised(serve, client_f
     assert reply.exchange.parts == [
         PartSummary("files", "beach.png", "image/png", 248, hashlib.sha256(PNG).hexdigest()),
         PartSummary("files", "forest.jpg", "image/jpeg", 262, hashlib.sha256(JPEG).hexdigest()),
-        PartSummary("title", None, None, 5, None),
+        PartSummary("title", None, None, 5, None, "Été"),
     ]
 
 
@@ -242,7 +242,7 @@ def test_plain_fields_alone_still_travel_as_multipart(serve, client_for):
     reply = client.send("PUT", client.url("storage/image/abc"), user="A", fields={"title": "Sea"})
 
     assert multipart(target.seen[0]) == [("title", None, None, b"Sea")]
-    assert reply.exchange.parts == [PartSummary("title", None, None, 3, None)]
+    assert reply.exchange.parts == [PartSummary("title", None, None, 3, None, "Sea")]
 
 
 def test_a_json_body_is_sent_and_recorded(serve, client_for):
@@ -289,8 +289,8 @@ def test_a_server_that_never_answers_fails_after_the_timeout(serve, client_for):
         client.send("GET", url, user="A")
     waited = time.perf_counter() - started
 
-    assert str(caught.value) == f"GET {url} as A: no answer within 0.5 s (STRETCH_TIMEOUT)"
-    assert caught.value.request == f"GET {url} as A"
+    assert str(caught.value) == f"GET {url} as user A: no answer within 0.5 s (STRETCH_TIMEOUT)"
+    assert caught.value.request == f"GET {url} as user A"
     assert 0.4 <= waited < 3.0, f"waited {waited:.2f} s for a 0.5 s timeout"
     assert [(e.status, e.error) for e in recorded] == [
         (None, "no answer within 0.5 s (STRETCH_TIMEOUT)")
@@ -311,7 +311,7 @@ def test_a_refused_connection_is_a_transport_failure():
             client.close()
 
     message = str(caught.value)
-    assert message.startswith(f"GET {base}/storage/images as A: transport error: ConnectError: ")
+    assert message.startswith(f"GET {base}/storage/images as user A: transport error: ConnectError: ")
     assert caught.value.reason.startswith("transport error: ConnectError: ")
     assert TOKEN_A not in message
 
@@ -390,7 +390,7 @@ def test_media_on_another_origin_never_receives_the_token(serve, client_for):
     assert authorizations(other) == [None]
     assert api.seen == []
     assert (reply.status, reply.exchange.user) == (401, None)
-    assert reply.request == f"GET {other.origin}/media/private.png without a token"
+    assert reply.request == f"GET {other.origin}/media/private.png without a user's token"
 
 
 def test_a_redirect_to_another_origin_is_not_followed(serve, client_for):

@@ -19,7 +19,7 @@ from harness.expect import (
 )
 
 BASE = "http://127.0.0.1:8000/api/v1"
-UPLOAD_LINE = f"POST {BASE}/storage/image as A"
+UPLOAD_LINE = f"POST {BASE}/storage/image as user A"
 ID_1 = "3fa85f64-5717-4562-b3fc-2c963f66afa6"
 ID_2 = "9c7e1a52-0d4b-4f4e-8a8e-2b9f1c3d5e7a"
 
@@ -209,7 +209,7 @@ def record(image_id: str, title: str, **changes: object) -> dict:
 
 
 GALLERY = [record(ID_1, "Beach"), record(ID_2, "Forest")]
-LIST_LINE = f"GET {BASE}/storage/images as A"
+LIST_LINE = f"GET {BASE}/storage/images as user A"
 
 
 def test_same_gallery_ignores_re_signed_url_and_thumb():
