@@ -8,10 +8,14 @@ start a server or touch a target.
 from __future__ import annotations
 
 import fcntl
+import json
 import logging
+import os
 import random
+import resource
 import sys
 from contextlib import contextmanager
+from pathlib import Path
 
 import pytest
 
@@ -24,6 +28,8 @@ from harness.world import World
 log = logging.getLogger("stretch.suite")
 SESSION = pytest.StashKey[SuiteSession]()
 PROBLEMS = pytest.StashKey[list]()
+# The benchmark (python -m bench) names a file here; each process of the run appends one line.
+BENCH_STATS_ENV = "STRETCH_BENCH_STATS"
 
 
 def _is_worker(config: pytest.Config) -> bool:
@@ -100,7 +106,11 @@ def pytest_bdd_step_error(request, feature, scenario, step, step_func, step_func
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     config = session.config
     suite = config.stash.get(SESSION, None)
-    if suite is None or suite.client is None:
+    if suite is None:
+        return
+    if os.environ.get(BENCH_STATS_ENV):
+        _write_bench_stats(config, suite, os.environ[BENCH_STATS_ENV])
+    if suite.client is None:
         return
     # Remote workers clean per scenario; the process that took the snapshot judges the end state.
     try:
@@ -110,6 +120,36 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     if problems:
         config.stash[PROBLEMS].extend(problems)
         session.exitstatus = pytest.ExitCode.TESTS_FAILED
+
+
+def _write_bench_stats(config: pytest.Config, suite: SuiteSession, path: str) -> None:
+    """Append this process's peak RSS and its embedded server's busy time as one JSON line."""
+    record: dict[str, object] = {
+        "process": config.workerinput["workerid"] if _is_worker(config) else "main",
+        "test_rss_kb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss,
+    }
+    server = suite.server
+    if server is not None:
+        try:
+            record.update(server.stats())
+        except (OSError, ValueError) as exc:
+            log.warning("the embedded server's stats could not be read: %s", exc)
+        record["server_rss_kb"] = _peak_rss_kb(server.pid)
+    # One short write in append mode: the lines of several workers never interleave.
+    with open(path, "a", encoding="utf-8") as out:
+        out.write(json.dumps(record) + "\n")
+
+
+def _peak_rss_kb(pid: int) -> int | None:
+    """VmHWM of a running process, from /proc (Linux); None where that is not readable."""
+    try:
+        status = Path(f"/proc/{pid}/status").read_text(encoding="ascii")
+    except OSError:
+        return None
+    for line in status.splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1])
+    return None
 
 
 def pytest_terminal_summary(terminalreporter, exitstatus: int, config: pytest.Config) -> None:
