@@ -29,7 +29,7 @@ PROJECT_ROOT = Path(__file__).resolve().parent.parent
 FAULT = "title_dropped"
 FAILING = "A PNG uploaded with a title keeps its title"
 FAILURE = "Failure: Wrong behaviour"
-FAILING_MESSAGE = ("the image's title", "received: None", "expected: 'Sunset over the bay'")
+FAILING_MESSAGE = ("the upload answers the title that was sent", "received: None", "expected: 'Sunset over the bay'")
 SUITE_SECONDS = 300
 BROWSER_SECONDS = 120
 # Chromium on its own reaches for Google (updates, sign-in, time); these flags stop most of it
@@ -355,7 +355,7 @@ def test_the_failure_is_attached_as_readable_text(run: Run):
     text = (run.results / attached[0]["source"]).read_text()
     assert text.splitlines()[:3] == [
         "Wrong behaviour (ConformanceFailure)",
-        "the image's title",
+        "the upload answers the title that was sent",
         "  received: None",
     ], text
 
