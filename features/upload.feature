@@ -25,6 +25,13 @@ Feature: Uploading an image
       And the image is untitled as the contract allows
       And Alice's gallery lists the image
 
+    Scenario: An uploaded image is identified by a UUID
+      Given Alice has a PNG file "passport.png"
+
+      When Alice uploads "passport.png" without a title
+
+      Then the image's id is a UUID
+
     Scenario Outline: A <type> upload reports its real size and content type
       Given Alice has a <type> file "<name>"
 

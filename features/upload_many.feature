@@ -27,6 +27,15 @@ Feature: Uploading several images at once
       | first | bad.gif  | good.png |
 
   @whole_gallery
+  Scenario: A refused batch stores none of its files
+    Given Alice has a PNG file "good.png"
+    And Alice has a GIF file "bad.gif"
+
+    When Alice uploads "good.png" and "bad.gif" together
+
+    Then a refused batch leaves Alice's gallery unchanged
+
+  @whole_gallery
   Scenario: A batch with no files gives a validation error
     When Alice uploads a batch with no files
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import PurePath
+from uuid import UUID
 
 import pytest
 from faker import Faker
@@ -10,11 +11,17 @@ from pytest_bdd import given, parsers, then, when
 
 from harness import images
 from harness.errors import ConformanceFailure, GalleryMismatch
-from harness.expect import expect_equal, expect_refusal, expect_status, expect_success
+from harness.expect import (
+    expect_equal,
+    expect_refusal,
+    expect_same_gallery,
+    expect_status,
+    expect_success,
+)
 from harness.world import USER_LABELS, World
 from steps.files import make_file
 
-_fake = Faker()
+_fake = Faker(providers=["faker.providers.file", "faker.providers.lorem"])
 
 
 # Setting the scene.
@@ -90,6 +97,28 @@ def _(world: World, title: str):
         "the upload answers the title that was sent", world.image()["title"], title,
         world.reply.request,
     )  # fmt: skip
+
+
+@then("the image's id is a UUID")
+def _(world: World):
+    expect_status(world.reply, world.contract.success, "uploading an image succeeds")
+    body = world.reply.json()
+    image_id = body.get("id") if isinstance(body, dict) else None
+    if not _is_uuid(image_id):
+        raise ConformanceFailure(
+            "the image's id is a UUID (FileBase id: 8-4-4-4-12 hex digits)",
+            repr(image_id),
+            "a UUID such as '3fa85f64-5717-4562-b3fc-2c963f66afa6'",
+            world.reply.request,
+        )
+
+
+def _is_uuid(value: object) -> bool:
+    # UUID() also takes braces, "urn:uuid:" and bare hex; only the hyphenated form is a FileBase id.
+    try:
+        return isinstance(value, str) and str(UUID(value)) == value.lower()
+    except ValueError:
+        return False
 
 
 @then("the image is untitled as the contract allows")
@@ -243,6 +272,24 @@ def _(world: World):
         sorted(f.filename for f in good),
         world.reply.request,
         GalleryMismatch,
+    )
+
+
+@then(parsers.parse("a refused batch leaves {user}'s gallery unchanged"))
+def _(world: World, user: str):
+    accepted = 200 <= world.reply.status < 300
+    if accepted and world.contract.batch_with_bad_file != "rejected_whole":
+        pytest.skip(
+            "the batch was accepted with its good file, as the contract allows "
+            "(gallery.batch_with_bad_file): no batch was refused"
+        )
+    expect_refusal(world.reply, "wrong_type", world.contract)
+    label = USER_LABELS[user]
+    expect_same_gallery(
+        "a refused batch stores none of its files",
+        world.gallery(label),
+        world.baseline[label],
+        world.reply.request,
     )
 
 
