@@ -1,0 +1,1 @@
+"""Commands that judge the conformance suite itself (`python -m tools.kill_matrix`)."""
