@@ -18,6 +18,7 @@ import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 
+from reference_server.choices import ChoiceError, check_choice_names, describe_choices
 from reference_server.config import ServerConfig
 from reference_server.faults import UnknownFault, check_fault_names, describe_faults
 
@@ -32,13 +33,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.list_faults:
         _say("\n".join(describe_faults()))
         return 0
+    if args.list_choices:
+        _say("\n".join(describe_choices()))
+        return 0
     try:
         faults = check_fault_names(args.fault)
+        choices = check_choice_names(args.choice)
         tokens, generated = tokens_from_env(os.environ.get(TOKENS_ENV))
-    except (UnknownFault, ValueError) as exc:
+    except (UnknownFault, ChoiceError, ValueError) as exc:
         parser.error(str(exc))
     data_dir = args.data_dir or Path(tempfile.mkdtemp(prefix="stretch-reference-"))
-    config = ServerConfig(data_dir=data_dir, tokens=tokens, faults=faults)
+    config = ServerConfig(data_dir=data_dir, tokens=tokens, faults=faults, choices=choices)
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     # The multipart parser warns about every malformed body; those are answered with a 400.
     logging.getLogger("python_multipart").setLevel(logging.ERROR)
@@ -70,6 +75,16 @@ def _parser() -> argparse.ArgumentParser:
         "--fault", action="append", default=[], metavar="NAME", help="switch on one fault"
     )
     parser.add_argument("--list-faults", action="store_true", help="print the fault catalogue")
+    parser.add_argument(
+        "--choice",
+        action="append",
+        default=[],
+        metavar="NAME",
+        help="switch on one legitimate alternative choice",
+    )
+    parser.add_argument(
+        "--list-choices", action="store_true", help="print the catalogue of alternative choices"
+    )
     return parser
 
 

@@ -3,6 +3,10 @@
     with start_server(tmp_path, {"T1": "alice", "T2": "bob"}, faults=["title_dropped"]) as server:
         httpx.get(server.base_url + "/storage/images", headers={"Authorization": "Bearer T1"})
 
+    # Another correct server: "20 MB" read as 20,000,000 bytes (reference_server/choices.py).
+    with start_server(tmp_path, tokens, choices=["decimal_megabyte"]) as server:
+        ...
+
 `tokens` map bearer token -> user name, as ServerConfig.tokens does; they reach the child in
 STRETCH_REF_TOKENS (never on its command line).
 """
@@ -91,12 +95,15 @@ def start_server(
     faults: Iterable[str] = (),
     port: int = 0,
     timeout: float = 10,
+    choices: Iterable[str] = (),
 ) -> RunningServer:
     """Run `python -m reference_server` and return once it prints its listening line."""
     command = [sys.executable, "-m", "reference_server", "--host", "127.0.0.1"]
     command += ["--port", str(port), "--data-dir", str(data_dir)]
     for fault in faults:
         command += ["--fault", fault]
+    for choice in choices:
+        command += ["--choice", choice]
     stderr = tempfile.TemporaryFile()
     process = subprocess.Popen(
         command,
