@@ -23,4 +23,6 @@ for each, and the conformance suite must pass against it with no fault switched 
 - Every error body is JSON with `detail`; no input produces a 5xx.
 
 Faults (reference_server/faults.py) switch single rules off so the suite can show it notices.
+Choices (reference_server/choices.py) switch single open points to another correct answer, so
+the suite can show it accepts every correct server, not only this one.
 """

@@ -7,9 +7,10 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI, Request
-from fastapi.exception_handlers import request_validation_exception_handler
+from fastapi.exception_handlers import http_exception_handler, request_validation_exception_handler
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from reference_server.config import ServerConfig
 from reference_server.deps import ServerParts
@@ -19,6 +20,7 @@ from reference_server.middleware import (
     BusyStats,
     BusyTimeMiddleware,
 )
+from reference_server.models import error_body
 from reference_server.routes import images, media, reference
 from reference_server.storage import GalleryStore
 
@@ -31,7 +33,8 @@ _JSON_BODY_BYTES = 1_048_576
 def create_app(config: ServerConfig) -> FastAPI:
     """Build the app; it owns a GalleryStore on `config.data_dir` until shutdown."""
     config.data_dir.mkdir(parents=True, exist_ok=True)
-    parts = ServerParts(config, GalleryStore(config.data_dir, config.fault), BusyStats())
+    store = GalleryStore(config.data_dir, config.fault, config.choice)
+    parts = ServerParts(config, store, BusyStats())
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
@@ -50,10 +53,11 @@ def create_app(config: ServerConfig) -> FastAPI:
     for router in (images.router, media.router, reference.router):
         app.include_router(router)
     app.add_exception_handler(RequestValidationError, _validation_handler(config))
+    app.add_exception_handler(StarletteHTTPException, _refusal_handler(config))
     app.add_exception_handler(Exception, _last_guard)
     # Middleware runs before routing, so a request's token is settled before any route reads
     # its body; the one added last (busy time) wraps everything.
-    app.add_middleware(BodyCapMiddleware, max_bytes=_JSON_BODY_BYTES)
+    app.add_middleware(BodyCapMiddleware, max_bytes=_JSON_BODY_BYTES, config=config)
     app.add_middleware(BearerAuthMiddleware, config=config)
     app.add_middleware(BusyTimeMiddleware, stats=parts.stats)
     return app
@@ -71,7 +75,21 @@ def _validation_handler(
     return handle
 
 
+def _refusal_handler(
+    config: ServerConfig,
+) -> Callable[[Request, Exception], Awaitable[Response]]:
+    async def handle(request: Request, exc: Exception) -> Response:
+        assert isinstance(exc, StarletteHTTPException)
+        if not config.choice("error_body_message") or not isinstance(exc.detail, str):
+            return await http_exception_handler(request, exc)
+        body = error_body(exc.detail, exc.status_code, config)
+        return JSONResponse(body, status_code=exc.status_code, headers=exc.headers)
+
+    return handle
+
+
 async def _last_guard(request: Request, exc: Exception) -> Response:
     """Only reached by a bug (or the crash_on_malformed_id fault): still a JSON answer."""
     logger.error("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
-    return JSONResponse({"detail": "Internal server error"}, status_code=500)
+    config: ServerConfig = request.app.state.parts.config
+    return JSONResponse(error_body("Internal server error", 500, config), status_code=500)

@@ -44,6 +44,7 @@ class FormLimits:
     max_field_bytes: int
     max_body_bytes: int
     file_limit_text: str = ""
+    too_large_status: int = 413  # every "too large" refusal of a form body
 
 
 @dataclass
@@ -196,7 +197,8 @@ def _refuse_declared_length(request: Request, limits: FormLimits) -> None:
     declared = request.headers.get("content-length", "")
     if declared.isdigit() and int(declared) > limits.max_body_bytes:
         raise HTTPException(
-            413, f"The request body of {declared} bytes is larger than this call accepts."
+            limits.too_large_status,
+            f"The request body of {declared} bytes is larger than this call accepts.",
         )
 
 
@@ -207,7 +209,9 @@ async def _read_urlencoded(
     async for chunk in _stream(request):
         body += chunk
         if len(body) > limits.max_field_bytes * 2:
-            raise HTTPException(413, "The form body is larger than this call accepts.")
+            raise HTTPException(
+                limits.too_large_status, "The form body is larger than this call accepts."
+            )
     try:
         pairs = parse_qsl(
             body.decode("ascii"),
@@ -219,7 +223,9 @@ async def _read_urlencoded(
     except UnicodeDecodeError:
         raise HTTPException(400, "The form body is not valid URL-encoded UTF-8.") from None
     except ValueError:
-        raise HTTPException(413, "The form body has too many fields.") from None
+        raise HTTPException(
+            limits.too_large_status, "The form body has too many fields."
+        ) from None
     form.items.extend((name, value) for name, value in pairs if name in wanted)
 
 
@@ -271,7 +277,10 @@ class _MultipartReader:
             async for chunk in _stream(request):
                 received += len(chunk)
                 if received > self.limits.max_body_bytes:
-                    raise _PartRefused(413, "The request body is larger than this call accepts.")
+                    raise _PartRefused(
+                        self.limits.too_large_status,
+                        "The request body is larger than this call accepts.",
+                    )
                 parser.write(chunk)
             parser.finalize()
         except _PartRefused as refusal:
@@ -299,7 +308,10 @@ class _MultipartReader:
     def _on_part_begin(self) -> None:
         self.parts += 1
         if self.parts > self.limits.max_parts:
-            raise _PartRefused(413, f"The form has more than {self.limits.max_parts} parts.")
+            raise _PartRefused(
+                self.limits.too_large_status,
+                f"The form has more than {self.limits.max_parts} parts.",
+            )
         self.headers = []
         self.text = None
         self.file = None
@@ -337,7 +349,10 @@ class _MultipartReader:
     def _start_file(self, filename: str, declared: bytes | None) -> None:
         self.files += 1
         if self.files > self.limits.max_files:
-            raise _PartRefused(413, f"The form has more than {self.limits.max_files} files.")
+            raise _PartRefused(
+                self.limits.too_large_status,
+                f"The form has more than {self.limits.max_files} files.",
+            )
         if self.name not in self.wanted:
             return
         path = self.spool_dir / f"{uuid.uuid4().hex}.part"
@@ -351,7 +366,7 @@ class _MultipartReader:
             self.file.size += end - start
             if self.file.size > self.limits.max_file_bytes:
                 raise _PartRefused(
-                    413,
+                    self.limits.too_large_status,
                     f"File {self.file.filename!r} is larger than {self.limits.file_limit_text}.",
                 )
             self.sink.write(data[start:end])
@@ -359,7 +374,8 @@ class _MultipartReader:
             self.text += data[start:end]
             if len(self.text) > self.limits.max_field_bytes:
                 raise _PartRefused(
-                    413, f"Field {self.name!r} is longer than {self.limits.max_field_bytes} bytes."
+                    self.limits.too_large_status,
+                    f"Field {self.name!r} is longer than {self.limits.max_field_bytes} bytes.",
                 )
 
     def _on_part_end(self) -> None:

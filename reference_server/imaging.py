@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import io
 import logging
+import re
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
@@ -25,6 +26,12 @@ IMAGE_TYPES = {"PNG": "image/png", "JPEG": "image/jpeg", "MPO": "image/jpeg"}
 GIF_TYPES = {"GIF": "image/gif"}
 EXTENSION_TYPES = {".png": "image/png", ".jpg": "image/jpeg", ".jpeg": "image/jpeg"}
 DECLARED_TYPES = {"image/png": "image/png", "image/jpeg": "image/jpeg", "image/jpg": "image/jpeg"}
+# Under refuse_mismatched_names: the names and declared types that agree with what the bytes are.
+MATCHING_EXTENSIONS = {"image/png": {".png"}, "image/jpeg": {".jpg", ".jpeg", ".jpe", ".jfif"}}
+MATCHING_DECLARED = {"image/png": {"image/png"}, "image/jpeg": {"image/jpeg", "image/jpg"}}
+# A declared type that says nothing about the file, and what counts as a file name's extension.
+UNSPECIFIC_DECLARED = {"", "application/octet-stream"}
+_EXTENSION = re.compile(r"\.[A-Za-z0-9]{1,5}")
 
 
 class ImageRefused(Exception):
@@ -45,6 +52,7 @@ class TypeRules:
     judge_by: Literal["bytes", "filename", "declared"] = "bytes"
     accept_gif: bool = False
     full_decode: bool = True
+    names_must_match: bool = False  # the refuse_mismatched_names choice, not a fault
 
 
 @dataclass(frozen=True)
@@ -60,7 +68,24 @@ def check_image(path: Path, filename: str, declared: str | None, rules: TypeRule
         return _by_label(path, Path(filename).suffix.lower(), EXTENSION_TYPES, rules)
     if rules.judge_by == "declared":
         return _by_label(path, declared or "", DECLARED_TYPES, rules)
-    return _by_bytes(path, rules)
+    checked = _by_bytes(path, rules)
+    if rules.names_must_match:
+        _check_labels(checked.content_type, filename, declared)
+    return checked
+
+
+def _check_labels(content_type: str, filename: str, declared: str | None) -> None:
+    """Refuse a file whose name or declared type names another type than its bytes are."""
+    suffix = Path(filename).suffix.lower()
+    if _EXTENSION.fullmatch(suffix) and suffix not in MATCHING_EXTENSIONS[content_type]:
+        raise ImageRefused(
+            415, f"the file is {content_type}, but its name says {suffix}; the two must agree."
+        )
+    said = (declared or "").lower()
+    if said not in UNSPECIFIC_DECLARED and said not in MATCHING_DECLARED[content_type]:
+        raise ImageRefused(
+            415, f"the file is {content_type}, but it is declared as {said}; the two must agree."
+        )
 
 
 def _by_label(path: Path, label: str, types: dict[str, str], rules: TypeRules) -> CheckedImage:
@@ -133,6 +158,17 @@ def best_effort_thumbnail(path: Path, rules: TypeRules) -> tuple[bytes, str]:
     except Exception as exc:
         logger.debug("placeholder thumbnail, the bytes do not decode: %r", exc)
         return _encode(Image.new("L", (16, 16), 128), "PNG")
+
+
+def image_size(path: Path) -> tuple[int, int] | tuple[None, None]:
+    """Width and height from the image's header; (None, None) when it cannot be read."""
+    try:
+        with Image.open(path) as image:
+            return image.size
+    except Exception as exc:
+        # Only faults store bytes that are no image; the sizes are then unknown, not an error.
+        logger.debug("no image size for %s: %r", path, exc)
+        return None, None
 
 
 def reencode(path: Path) -> bytes:

@@ -11,6 +11,7 @@ from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from reference_server.config import ServerConfig
+from reference_server.models import error_body
 
 API_PREFIX = "/api/v1/"
 USER_KEY = "reference_server.user"
@@ -56,25 +57,13 @@ class BearerAuthMiddleware:
         if scope["type"] != "http" or not scope["path"].startswith(API_PREFIX):
             await self.app(scope, receive, send)
             return
-        token = _bearer_token(scope)
-        user = self._user_for(token) if token else None
+        token = bearer_token(scope)
+        user = user_for_token(self.config, token)
         if user is None and not self._let_through(scope, token):
-            detail = "Not authenticated" if token is None else "Invalid bearer token"
-            refusal = JSONResponse(
-                {"detail": detail}, status_code=401, headers={"WWW-Authenticate": "Bearer"}
-            )
-            await refusal(scope, receive, send)
+            await unauthenticated(self.config, token)(scope, receive, send)
             return
         scope[USER_KEY] = user if user is not None else self._stand_in_user(scope)
         await self.app(scope, receive, send)
-
-    def _user_for(self, token: str) -> str | None:
-        found = None
-        # Compare against every token so the time taken does not hint at a near miss.
-        for known, user in self.config.tokens.items():
-            if hmac.compare_digest(known.encode(), token.encode()):
-                found = user
-        return found
 
     def _let_through(self, scope: Scope, token: str | None) -> bool:
         if self.config.fault("no_token_check_on_delete") and _is_delete(scope):
@@ -95,9 +84,10 @@ class BearerAuthMiddleware:
 class BodyCapMiddleware:
     """Cap the bodies FastAPI reads whole (the order call's JSON); upload forms cap themselves."""
 
-    def __init__(self, app: ASGIApp, max_bytes: int):
+    def __init__(self, app: ASGIApp, max_bytes: int, config: ServerConfig):
         self.app = app
         self.max_bytes = max_bytes
+        self.config = config
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or _reads_own_form(scope):
@@ -106,7 +96,8 @@ class BodyCapMiddleware:
         detail = f"The request body is larger than {self.max_bytes} bytes."
         declared = dict(scope["headers"]).get(b"content-length", b"")
         if declared.isdigit() and int(declared) > self.max_bytes:
-            await JSONResponse({"detail": detail}, status_code=413)(scope, receive, send)
+            refusal = JSONResponse(error_body(detail, 413, self.config), status_code=413)
+            await refusal(scope, receive, send)
             return
         received = 0
 
@@ -129,7 +120,29 @@ def _reads_own_form(scope: Scope) -> bool:
     return method == "PUT" and path.startswith("/api/v1/storage/image/")
 
 
-def _bearer_token(scope: Scope) -> str | None:
+def user_for_token(config: ServerConfig, token: str | None) -> str | None:
+    """The user a bearer token belongs to; None for no token or an unknown one."""
+    if not token:
+        return None
+    found = None
+    # Compare against every token so the time taken does not hint at a near miss.
+    for known, user in config.tokens.items():
+        if hmac.compare_digest(known.encode(), token.encode()):
+            found = user
+    return found
+
+
+def unauthenticated(config: ServerConfig, token: str | None, detail: str = "") -> JSONResponse:
+    """The refusal of a request without a known token: 401, or 403 under unauthenticated_403."""
+    detail = detail or ("Not authenticated" if token is None else "Invalid bearer token")
+    if config.choice("unauthenticated_403"):
+        return JSONResponse(error_body(detail, 403, config), status_code=403)
+    return JSONResponse(
+        error_body(detail, 401, config), status_code=401, headers={"WWW-Authenticate": "Bearer"}
+    )
+
+
+def bearer_token(scope: Scope) -> str | None:
     for name, value in scope["headers"]:
         if name == b"authorization":
             scheme, _, token = value.decode("latin-1").partition(" ")

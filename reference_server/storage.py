@@ -17,6 +17,7 @@ from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 from uuid import UUID
 
@@ -32,11 +33,14 @@ CREATE TABLE IF NOT EXISTS images (
     content_type TEXT NOT NULL,
     origin_filename TEXT NOT NULL,
     filesize INTEGER NOT NULL,
-    thumb_type TEXT NOT NULL
+    thumb_type TEXT NOT NULL,
+    created_at TEXT
 );
 CREATE INDEX IF NOT EXISTS images_by_owner ON images (owner, position);
 """
-_COLUMNS = "id, owner, seq, title, content_type, origin_filename, filesize, thumb_type"
+_COLUMNS = (
+    "id, owner, seq, title, content_type, origin_filename, filesize, thumb_type, created_at"
+)
 
 
 @dataclass(frozen=True)
@@ -49,6 +53,7 @@ class ImageRecord:
     origin_filename: str
     filesize: int
     thumb_type: str
+    created_at: str | None = None  # ISO 8601 UTC; None for rows stored before it was kept
 
 
 @dataclass(frozen=True)
@@ -81,8 +86,14 @@ KEEP = _Keep()
 class GalleryStore:
     """The only code that touches the database and the stored files."""
 
-    def __init__(self, data_dir: Path, fault: Callable[[str], bool]):
+    def __init__(
+        self,
+        data_dir: Path,
+        fault: Callable[[str], bool],
+        choice: Callable[[str], bool] = lambda _name: False,
+    ):
         self.fault = fault
+        self.choice = choice
         self.images_dir = data_dir / "images"
         self.thumbs_dir = data_dir / "thumbs"
         self.spool_dir = data_dir / "incoming"
@@ -96,6 +107,10 @@ class GalleryStore:
         )
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.executescript(_SCHEMA)
+        columns = {row[1] for row in self._db.execute("PRAGMA table_info(images)")}
+        if "created_at" not in columns:
+            # A data directory from before the column existed.
+            self._db.execute("ALTER TABLE images ADD COLUMN created_at TEXT")
 
     def close(self) -> None:
         with self._lock:
@@ -121,15 +136,21 @@ class GalleryStore:
     def add_images(
         self, owner: str, files: Sequence[NewFile], titles: Sequence[str | None]
     ) -> list[ImageRecord]:
-        """Store the files at the end of the owner's gallery, all or none."""
+        """Store the files at the end (or start) of the owner's gallery, all or none."""
         moved: list[UUID] = []
         try:
             with self._transaction() as db:
-                for new, title in zip(files, titles, strict=True):
+                if self.choice("new_upload_first"):
+                    # Make room at the start; the files keep the order they were sent in.
+                    db.execute(
+                        "UPDATE images SET position = position + ? WHERE owner = ?",
+                        (len(files), owner),
+                    )
+                for index, (new, title) in enumerate(zip(files, titles, strict=True)):
                     image_id = uuid.uuid4()
                     self._place_files(image_id, new)
                     moved.append(image_id)
-                    self._insert(db, owner, image_id, new, title)
+                    self._insert(db, owner, image_id, new, title, index)
         except BaseException:
             for image_id in moved:
                 self._remove_files(image_id)
@@ -137,12 +158,21 @@ class GalleryStore:
         return [self._require(image_id) for image_id in moved]
 
     def _insert(
-        self, db: sqlite3.Connection, owner: str, image_id: UUID, new: NewFile, title: str | None
+        self,
+        db: sqlite3.Connection,
+        owner: str,
+        image_id: UUID,
+        new: NewFile,
+        title: str | None,
+        index: int,
     ) -> None:
+        """Insert one image; `index` is its place in the batch being stored."""
         (position,) = db.execute(
             "SELECT COALESCE(MAX(position), -1) + 1 FROM images WHERE owner = ?", (owner,)
         ).fetchone()
-        if self.fault("new_upload_in_middle") and position >= 2:
+        if self.choice("new_upload_first"):
+            position = index
+        elif self.fault("new_upload_in_middle") and position >= 2:
             (position,) = db.execute(
                 "SELECT position FROM images WHERE owner = ? ORDER BY position LIMIT 1 OFFSET 1",
                 (owner,),
@@ -153,9 +183,9 @@ class GalleryStore:
             )
         db.execute(
             "INSERT INTO images (id, owner, position, title, content_type, origin_filename,"
-            " filesize, thumb_type) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            " filesize, thumb_type, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (str(image_id), owner, position, title, new.content_type, new.origin_filename,
-             new.filesize, new.thumb_type),
+             new.filesize, new.thumb_type, _now()),
         )
 
     def _place_files(self, image_id: UUID, new: NewFile) -> None:
@@ -273,8 +303,20 @@ def _complete_order(current: Sequence[UUID], wanted: Sequence[UUID]) -> list[UUI
     return ordered + [image_id for image_id in current if image_id not in placed]
 
 
+def _now() -> str:
+    return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
 def _record(row: tuple) -> ImageRecord:
-    image_id, owner, seq, title, content_type, origin_filename, filesize, thumb_type = row
+    image_id, owner, seq, title, content_type, origin_filename, filesize, thumb_type, created = row
     return ImageRecord(
-        UUID(image_id), owner, seq, title, content_type, origin_filename, filesize, thumb_type
+        UUID(image_id),
+        owner,
+        seq,
+        title,
+        content_type,
+        origin_filename,
+        filesize,
+        thumb_type,
+        created,
     )

@@ -10,12 +10,13 @@ from uuid import UUID
 import anyio.to_thread
 from fastapi import APIRouter, HTTPException, Path, Request, Security
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 from fastapi.security import HTTPBearer
 from pydantic import TypeAdapter, ValidationError
 
+from reference_server.config import ServerConfig
 from reference_server.deps import Parts, User
-from reference_server.forms import read_form
+from reference_server.forms import read_form, validation_error
 from reference_server.models import ErrorBody, FileBase, OrderIn, StretchResponse, file_base_json
 from reference_server.storage import KEEP, ImageRecord, NewFile, OrderRefused
 from reference_server.uploads import check_upload, form_limits, stored_title
@@ -75,7 +76,8 @@ async def upload_image(request: Request, user: User, parts: Parts) -> JSONRespon
         upload = form.required_files("file")[-1]
         title = None if config.fault("title_dropped") else form.optional_text("title")
         new = await check_upload(upload, config)
-        records = await _store(parts, user, [new], [stored_title(title, config)])
+        titles = [stored_title(title, config, new.origin_filename)]
+        records = await _store(parts, user, [new], titles)
     return JSONResponse(_present(records[0], request, parts))
 
 
@@ -86,19 +88,30 @@ async def upload_image(request: Request, user: User, parts: Parts) -> JSONRespon
     responses=_refusals(400, 413, 415),
 )
 async def upload_images(request: Request, user: User, parts: Parts) -> JSONResponse:
-    """Upload several images at once; one bad file refuses the whole batch."""
+    """Upload several images at once; one bad file refuses the whole batch.
+
+    Under the batch_partly_stored choice the good files are stored and answered instead, and
+    only a batch without any good file is refused (with its first file's refusal).
+    """
     config, store = parts.config, parts.store
     limits = form_limits(config, config.max_batch_files)
+    partly = config.choice("batch_partly_stored")
     async with read_form(request, limits, store.spool_dir, frozenset({"files"})) as form:
         checked: list[NewFile] = []
+        refusals: list[Exception] = []
         for upload in form.required_files("files"):
             try:
                 checked.append(await check_upload(upload, config))
-            except HTTPException:
+            except (HTTPException, RequestValidationError) as refusal:
+                if partly:
+                    refusals.append(refusal)
+                    continue
                 if checked and config.fault("batch_refused_but_partly_stored"):
-                    await _store(parts, user, checked, [None] * len(checked))
+                    await _store(parts, user, checked, _untitled(checked, config))
                 raise
-        records = await _store(parts, user, checked, [None] * len(checked))
+        if not checked:
+            raise refusals[0]
+        records = await _store(parts, user, checked, _untitled(checked, config))
     if config.fault("batch_returns_fewer"):
         records = records[:1]
     return JSONResponse([_present(record, request, parts) for record in records])
@@ -125,7 +138,7 @@ async def set_images_order(body: OrderIn, user: User, parts: Parts) -> JSONRespo
     try:
         previous = await anyio.to_thread.run_sync(parts.store.set_order, user, body.order)
     except OrderRefused as refusal:
-        raise HTTPException(400, refusal.detail) from None
+        raise _order_refusal(refusal.detail, parts) from None
     echoed = previous if parts.config.fault("order_wrong_echo") else body.order
     return JSONResponse({"order": [str(image_id) for image_id in echoed]})
 
@@ -151,6 +164,10 @@ async def update_image(
         updated = await anyio.to_thread.run_sync(store.update_image, record.id, changed_title, new)
     if updated is None:
         raise HTTPException(404, "Image not found.")
+    if config.choice("update_answers_empty"):
+        return Response(status_code=204)
+    if config.choice("update_answers_stretch_response"):
+        return JSONResponse({"status": "success"})
     return JSONResponse(_present(updated, request, parts))
 
 
@@ -172,8 +189,20 @@ async def _store(
     return await anyio.to_thread.run_sync(parts.store.add_images, user, files, titles)
 
 
+def _untitled(files: list[NewFile], config: ServerConfig) -> list[str | None]:
+    return [stored_title(None, config, new.origin_filename) for new in files]
+
+
+def _order_refusal(detail: str, parts: Parts) -> Exception:
+    """400 by default; 409, or 422 in FastAPI's shape, under the bad_order_* choices."""
+    if parts.config.choice("bad_order_422"):
+        return validation_error("order", "value_error", f"Value error, {detail}", None)
+    return HTTPException(409 if parts.config.choice("bad_order_409") else 400, detail)
+
+
 def _present(record: ImageRecord, request: Request, parts: Parts) -> dict[str, Any]:
-    return file_base_json(record, _origin(request), parts.config)
+    image_path = parts.store.image_path(record.id)
+    return file_base_json(record, _origin(request), parts.config, image_path)
 
 
 def _origin(request: Request) -> str:
@@ -195,6 +224,8 @@ async def _own_image(
         raise HTTPException(404, "Image not found.")
     foreign = user is not None and record.owner != user
     if foreign and not parts.config.fault(foreign_fault):
+        if parts.config.choice("foreign_image_403"):
+            raise HTTPException(403, "This image belongs to another user.")
         raise HTTPException(404, "Image not found.")
     return record
 

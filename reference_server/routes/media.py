@@ -1,4 +1,7 @@
-"""Image bytes and thumbnails, served without a token under unguessable UUID paths."""
+"""Image bytes and thumbnails, served without a token under unguessable UUID paths.
+
+Under the media_needs_token choice only the uploader's bearer token fetches them.
+"""
 
 from __future__ import annotations
 
@@ -9,23 +12,27 @@ from typing import BinaryIO
 from uuid import UUID
 
 import anyio.to_thread
-from fastapi import APIRouter, HTTPException, Response
+from fastapi import APIRouter, HTTPException, Request, Response
 from fastapi.responses import PlainTextResponse, StreamingResponse
 
 from reference_server.deps import Parts
 from reference_server.imaging import reencode
+from reference_server.middleware import bearer_token, unauthenticated, user_for_token
 from reference_server.models import ErrorBody
+from reference_server.storage import ImageRecord
 
 router = APIRouter(prefix="/media", tags=["media"], responses={404: {"model": ErrorBody}})
 _CHUNK = 64 * 1024
 
 
 @router.get("/{image_id}", response_class=Response)
-async def get_image_file(image_id: UUID, parts: Parts) -> Response:
+async def get_image_file(image_id: UUID, request: Request, parts: Parts) -> Response:
     """The exact bytes that were uploaded, with their image type."""
     record = await anyio.to_thread.run_sync(parts.store.get_image, image_id)
     if record is None:
         raise HTTPException(404, "Image not found.")
+    if not _may_fetch(record, request, parts):
+        return _refusal(request, parts)
     path = parts.store.image_path(image_id)
     if parts.config.fault("url_serves_other_bytes"):
         try:
@@ -37,14 +44,27 @@ async def get_image_file(image_id: UUID, parts: Parts) -> Response:
 
 
 @router.get("/{image_id}/thumb", response_class=Response)
-async def get_image_thumb(image_id: UUID, parts: Parts) -> Response:
+async def get_image_thumb(image_id: UUID, request: Request, parts: Parts) -> Response:
     """A thumbnail of at most 256 x 256 pixels (PNG, or JPEG for JPEG images)."""
     record = await anyio.to_thread.run_sync(parts.store.get_image, image_id)
     if record is None:
         raise HTTPException(404, "Image not found.")
+    if not _may_fetch(record, request, parts):
+        return _refusal(request, parts)
     if parts.config.fault("thumb_not_image"):
         return PlainTextResponse("thumbnail")
     return _stream_file(parts.store.thumb_path(image_id), record.thumb_type)
+
+
+def _refusal(request: Request, parts: Parts) -> Response:
+    detail = "Only the uploader's bearer token fetches this image."
+    return unauthenticated(parts.config, bearer_token(request.scope), detail)
+
+
+def _may_fetch(record: ImageRecord, request: Request, parts: Parts) -> bool:
+    if not parts.config.choice("media_needs_token"):
+        return True
+    return user_for_token(parts.config, bearer_token(request.scope)) == record.owner
 
 
 def _stream_file(path: Path, media_type: str) -> Response:
