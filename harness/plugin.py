@@ -14,6 +14,7 @@ import os
 import random
 import resource
 import sys
+import time
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -30,6 +31,7 @@ SESSION = pytest.StashKey[SuiteSession]()
 PROBLEMS = pytest.StashKey[list]()
 # The benchmark (python -m bench) names a file here; each process of the run appends one line.
 BENCH_STATS_ENV = "STRETCH_BENCH_STATS"
+BENCH_MARKS = pytest.StashKey[dict]()
 
 
 def _is_worker(config: pytest.Config) -> bool:
@@ -68,6 +70,7 @@ def pytest_sessionstart(session: pytest.Session) -> None:
     config = session.config
     if config.option.collectonly or SESSION not in config.stash:
         return
+    _bench_mark(config, "session_started_at")
     suite = config.stash[SESSION]
     embedded = suite.settings.embedded
     # Embedded: every process that runs scenarios starts its own server, so workers never share a
@@ -102,19 +105,24 @@ def pytest_bdd_step_error(request, feature, scenario, step, step_func, step_func
     reporting.attach_failure(exception)
 
 
+def pytest_collection_finish(session: pytest.Session) -> None:
+    _bench_mark(session.config, "scenarios_from")
+
+
 @pytest.hookimpl(trylast=True)
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     config = session.config
     suite = config.stash.get(SESSION, None)
     if suite is None:
         return
-    if os.environ.get(BENCH_STATS_ENV):
-        _write_bench_stats(config, suite, os.environ[BENCH_STATS_ENV])
+    _bench_mark(config, "scenarios_until")
     if suite.client is None:
+        _write_bench_stats(config, suite)
         return
     # Remote workers clean per scenario; the process that took the snapshot judges the end state.
     try:
         problems = suite.finish() if not _is_worker(config) or suite.settings.embedded else []
+        _write_bench_stats(config, suite)
     finally:
         suite.stop()
     if problems:
@@ -122,11 +130,23 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
         session.exitstatus = pytest.ExitCode.TESTS_FAILED
 
 
-def _write_bench_stats(config: pytest.Config, suite: SuiteSession, path: str) -> None:
-    """Append this process's peak RSS and its embedded server's busy time as one JSON line."""
+def _bench_mark(config: pytest.Config, name: str) -> None:
+    """Note when a phase of the run began (epoch seconds), only for the benchmark."""
+    if os.environ.get(BENCH_STATS_ENV):
+        config.stash.setdefault(BENCH_MARKS, {})[name] = time.time()
+
+
+def _write_bench_stats(config: pytest.Config, suite: SuiteSession) -> None:
+    """For the benchmark: append this process's peak RSS, phase marks and server busy time."""
+    path = os.environ.get(BENCH_STATS_ENV)
+    if not path:
+        return
+    usage = resource.getrusage(resource.RUSAGE_SELF)
     record: dict[str, object] = {
         "process": config.workerinput["workerid"] if _is_worker(config) else "main",
-        "test_rss_kb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss,
+        "test_rss_kb": usage.ru_maxrss,
+        "test_cpu_seconds": usage.ru_utime + usage.ru_stime,
+        **config.stash.get(BENCH_MARKS, {}),
     }
     server = suite.server
     if server is not None:
