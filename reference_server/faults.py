@@ -47,6 +47,7 @@ FAULTS: dict[str, str] = {
     "validation_error_wrong_shape": 'validation errors answer {"detail": "invalid"}',
     "new_upload_in_middle": "a new upload lands second in a gallery of two or more",
     "hang_on_list": "listing the gallery never answers",
+    "hang_on_update": "updating an image never answers (the server stays responsive)",
 }
 
 

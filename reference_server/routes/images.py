@@ -154,6 +154,8 @@ async def update_image(
 ) -> JSONResponse:
     """Change an image's title and/or replace its file; it keeps its ID and place."""
     config, store = parts.config, parts.store
+    if config.fault("hang_on_update"):
+        await asyncio.sleep(3600)
     record = await _own_image(image_id, user, parts, "update_foreign_image")
     limits = form_limits(config, _SINGLE_FILE_PARTS)
     async with read_form(request, limits, store.spool_dir, frozenset({"file", "title"})) as form:
