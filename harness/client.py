@@ -56,7 +56,8 @@ class ApiClient:
         self.timeout = timeout
         self._tokens = tokens
         self._http = httpx.Client(timeout=timeout, follow_redirects=False)
-        self.listeners: list[Listener] = []
+        self.listeners: list[Listener] = []  # told of every exchange once it is over
+        self.before_send: list[Listener] = []  # told of every request before it leaves
 
     def close(self) -> None:
         self._http.close()
@@ -96,6 +97,8 @@ class ApiClient:
             json_body=json_body,
             user=user,
         )
+        for listener in self.before_send:
+            listener(exchange)
         # Plain fields travel as multipart parts too (a None file name), as the API's clients send
         # them; httpx would otherwise switch to urlencoded when no file is attached.
         opened = [(name, (f.filename, f.content(), f.content_type)) for name, f in files]

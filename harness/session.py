@@ -14,8 +14,9 @@ from harness.api import GalleryApi
 from harness.client import ApiClient
 from harness.config import ROOT, Settings
 from harness.errors import ConformanceFailure, TransportFailure
-from harness.expect import expect_same_gallery, expect_status
-from harness.ledger import Ledger
+from harness.exchange import Exchange
+from harness.expect import expect_same_gallery, expect_status, expect_success
+from harness.ledger import Ledger, SentFile
 from harness.payload import FileToSend
 from harness.schemas import SchemaBook
 
@@ -65,6 +66,7 @@ class SuiteSession:
                 self.tokens["B"] = settings.token_b
             self.ledger = Ledger(STATE_DIR / f"ledger-{self.target_key}.jsonl")
         self.client = ApiClient(self.base_url, self.tokens, settings.timeout)
+        self.client.before_send.append(self._note_upload)
 
     def _start_embedded(self) -> None:
         from reference_server.launcher import start_server
@@ -109,9 +111,20 @@ class SuiteSession:
         finally:
             probe.close()
 
+    def _note_upload(self, exchange: Exchange) -> None:
+        """Before an upload leaves, note its files: their bytes identify an answerless image."""
+        if exchange.method != "POST" or exchange.user is None:
+            return
+        for part in exchange.parts:
+            if part.sha256 is not None:
+                self.ledger.sending(exchange.user, part.sha256, part.size, part.filename)
+
     def clean_leftovers(self) -> list[str]:
         """Delete images an earlier, killed run created and could not delete."""
-        return self._delete_pending("left by an earlier run")
+        problems = self._delete_pending("left by an earlier run")
+        problems += self._delete_unanswered(set(self.ledger.pending()))
+        self.ledger.compact()
+        return problems
 
     def take_snapshot(self) -> None:
         api = self.api()
@@ -121,6 +134,11 @@ class SuiteSession:
     def finish(self) -> list[str]:
         """Delete what is left, put the order back, compare with the snapshot; return problems."""
         problems = self._delete_pending("left behind by this run")
+        if self.snapshot:
+            kept = {record["id"] for records in self.snapshot.values() for record in records}
+            problems += self._delete_unanswered(kept | set(self.ledger.pending()))
+        # Also when nothing was pending: the file would otherwise grow by every run's entries.
+        self.ledger.compact()
         if not self.snapshot:
             return problems
         api = self.api()
@@ -161,8 +179,51 @@ class SuiteSession:
                 problems.append(
                     f"could not delete image {image_id} ({why}): {reply.excerpt()}"
                 )
-        self.ledger.compact()
         return problems
+
+    def _delete_unanswered(self, known: set[str]) -> list[str]:
+        """Delete images stored from uploads whose answer never came, known by their bytes."""
+        problems = []
+        sent = self.ledger.unsettled()
+        for user in sorted({sent_file.user for sent_file in sent.values()} & self.tokens.keys()):
+            mine = {sha256: f for sha256, f in sent.items() if f.user == user}
+            try:
+                self._delete_lost_uploads(user, mine, known)
+            except (ConformanceFailure, TransportFailure) as exc:
+                problems.append(f"looking for images of uploads that got no answer: {exc}")
+                continue
+            for sha256 in mine:
+                self.ledger.settled(sha256)
+        return problems
+
+    def _delete_lost_uploads(self, user: str, sent: dict[str, SentFile], known: set[str]) -> None:
+        api = self.api()
+        records = expect_success(
+            api.list_images(user),
+            f"looking for lost uploads: user {user}'s gallery can be listed",
+            self.settings.contract.success,
+        )
+        sizes = {sent_file.size for sent_file in sent.values()}
+        names = {sent_file.filename for sent_file in sent.values()}
+        for record in records:
+            # Only an image the run cannot account for, whose size or name fits, is fetched; only
+            # one whose bytes are a file this suite sent is deleted.
+            fits = record.get("filesize") in sizes or record.get("originFilename") in names
+            if record["id"] in known or not fits or not record.get("url"):
+                continue
+            media = api.fetch_media(record["url"], user)
+            if media.status != 200 or hashlib.sha256(media.body).hexdigest() not in sent:
+                continue
+            expect_status(
+                api.delete(user, record["id"]),
+                self.settings.contract.success,
+                f"deleting image {record['id']}, stored from an upload that got no answer",
+            )
+            log.warning(
+                "deleted image %s of user %s: stored from an upload that got no answer",
+                record["id"],
+                user,
+            )
 
     def stop(self) -> None:
         if self.client is not None:
