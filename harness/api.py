@@ -29,6 +29,9 @@ class GalleryApi:
         self.contract = contract
         self.ledger = ledger
         self.replies: list[Reply] = []  # every API answer of the current scenario
+        # Requests sent that may change a gallery: every call but the listing, counted before it
+        # leaves, so one that got no answer counts too.
+        self.changes_sent = 0
 
     # The six endpoints. `user` is "A", "B" or None; `token` overrides the user's token.
 
@@ -41,6 +44,7 @@ class GalleryApi:
     ) -> Reply:
         fields = {"title": title} if title is not None else {}
         files = [("file", file)] if file is not None else []
+        self.changes_sent += 1
         reply = self.client.send(
             "POST", self.client.url("storage/image"), user=user, token=token,
             files=files, fields=fields,
@@ -53,6 +57,7 @@ class GalleryApi:
         parts = [("files", f) for f in files]
         # With no file, send the field empty so the request is still a well-formed form.
         fields = {} if parts else {"files": ""}
+        self.changes_sent += 1
         reply = self.client.send(
             "POST", self.client.url("storage/images"), user=user, token=token,
             files=parts, fields=fields,
@@ -64,6 +69,7 @@ class GalleryApi:
         return self._received("list", reply, user)
 
     def reorder(self, user: str | None, order: list[str], token: str | None = None) -> Reply:
+        self.changes_sent += 1
         reply = self.client.send(
             "PUT", self.client.url("storage/images/order"), user=user, token=token,
             json_body={"order": order},
@@ -80,6 +86,7 @@ class GalleryApi:
     ) -> Reply:
         fields = {"title": title} if title is not None else {}
         files = [("file", file)] if file is not None else []
+        self.changes_sent += 1
         reply = self.client.send(
             "PUT", self.client.url(f"storage/image/{image_id}"), user=user, token=token,
             files=files, fields=fields,
@@ -87,6 +94,7 @@ class GalleryApi:
         return self._received("update", reply, user)
 
     def delete(self, user: str | None, image_id: str, token: str | None = None) -> Reply:
+        self.changes_sent += 1
         reply = self.client.send(
             "DELETE", self.client.url(f"storage/image/{image_id}"), user=user, token=token
         )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import itertools
 import logging
 import random
@@ -40,6 +41,8 @@ class World:
     owners: dict[str, str] = field(default_factory=dict)  # image label -> user label
     others: list[str] = field(default_factory=list)  # images set up only to fill the gallery
     _seeds: itertools.count = field(default_factory=lambda: itertools.count(random.randrange(1 << 30)))
+    # user -> (api.changes_sent when listed, the listing): the last gallery seen of each user.
+    _listed: dict[str, tuple[int, list[dict]]] = field(default_factory=dict)
 
     def next_seed(self) -> int:
         """A fresh seed, so every image a scenario makes has pixels of its own."""
@@ -92,7 +95,23 @@ class World:
 
     def gallery(self, user: str) -> list[dict]:
         reply = self.api.list_images(user)
-        return expect_success(reply, f"user {user}'s gallery can be listed", self.contract.success)
+        records = expect_success(
+            reply, f"user {user}'s gallery can be listed", self.contract.success
+        )
+        self._listed[user] = (self.api.changes_sent, copy.deepcopy(records))
+        return records
+
+    def _gallery_for_bookkeeping(self, user: str) -> list[dict]:
+        """The gallery the harness works from: the last listing while it cannot have changed.
+
+        It cannot when no request that may change a gallery was sent since, and no other
+        scenario shares the gallery. Then steps always list afresh: this saves only the
+        harness's own listings.
+        """
+        seen = self._listed.get(user)
+        if self.exclusive and seen is not None and seen[0] == self.api.changes_sent:
+            return copy.deepcopy(seen[1])
+        return self.gallery(user)
 
     def gallery_ids(self, user: str) -> list[str]:
         return [record["id"] for record in self.gallery(user)]
@@ -105,7 +124,7 @@ class World:
     def act(self, action: Callable[[], Reply]) -> Reply:
         """The scenario's When: remember the galleries, then do it and keep the answer."""
         for user in self.users:
-            self.baseline[user] = self.gallery(user)
+            self.baseline[user] = self._gallery_for_bookkeeping(user)
         self.reply = action()
         return self.reply
 
@@ -136,7 +155,7 @@ class World:
 
     def _clean_gallery(self, user: str) -> None:
         start = self.start.get(user)
-        now = self.gallery(user)
+        now = self._gallery_for_bookkeeping(user)
         start_ids = [r["id"] for r in start] if start is not None else None
         for record in now:
             image_id = record["id"]
