@@ -117,6 +117,11 @@ class ApiClient:
             exchange.error = f"no answer within {self.timeout:g} s (STRETCH_TIMEOUT)"
         except httpx.TransportError as exc:
             exchange.error = f"transport error: {type(exc).__name__}: {exc}"
+        except BaseException as exc:
+            # The scenario's time ran out, or Ctrl-C, while this request waited: say which one.
+            waited = time.perf_counter() - started
+            exc.add_note(f"while waiting {waited:.1f} s for the answer to {exchange.request_line}")
+            raise
         finally:
             for _, (_, stream, _) in opened:
                 if hasattr(stream, "close"):
