@@ -588,6 +588,33 @@ def test_a_hung_update_fails_its_scenario_naming_the_request_and_the_run_goes_on
     assert pending_in_ledger(proxy.base_url) == {}
 
 
+def test_a_scenario_out_of_time_fails_naming_the_request_it_waited_on(tmp_path, staging):
+    """The scenario's own limit (contract timeouts.scenario_seconds) is shorter than the wait."""
+    server, seeded = staging
+    contract = tmp_path / "contract.toml"
+    text = (ROOT / "contract.toml").read_text(encoding="utf-8")
+    assert "scenario_seconds = 300" in text, "contract.toml no longer holds scenario_seconds = 300"
+    contract.write_text(text.replace("scenario_seconds = 300", "scenario_seconds = 3"))
+    proxy = HangingProxy(port_of(server), hang_on=b"PUT /api/v1/storage/image/")
+    try:
+        settings = remote(server, STRETCH_BASE_URL=proxy.base_url, STRETCH_CONTRACT=str(contract))
+        run = run_suite(tmp_path, "-m", "smoke", **settings)
+    finally:
+        proxy.close()
+
+    hung = "test_updating_only_the_title_keeps_the_file"
+    assert list(run.failed) == [hung], run.output[-3000:]
+    assert re.search(
+        r"Timeout \(>3\.0s\) from pytest-timeout\.\nwhile waiting \d+\.\d s for the answer to "
+        rf"PUT {re.escape(proxy.base_url)}/storage/image/[0-9a-f-]{{36}} as user A",
+        run.failed[hung],
+    ), run.failed[hung]
+    smoke = scenarios("smoke")
+    assert sorted(run.passed) == sorted(set(smoke) - {hung, EMPTY_GALLERY}), run.output[-3000:]
+    assert_untouched(server.base_url, seeded)
+    assert pending_in_ledger(proxy.base_url) == {}
+
+
 def test_an_upload_whose_answer_never_came_is_still_deleted(tmp_path, staging):
     """The server stores an upload, but its answer is lost; the suite never learns the image's ID.
 
