@@ -24,7 +24,7 @@ import pytest
 from harness import images
 from reference_server.faults import FAULTS
 from tools import kill_matrix
-from tools.kill_matrix import EXPECTED_CATCHERS, PREFLIGHT
+from tools.kill_matrix import EXPECTED_CATCHERS, PREFLIGHT, Matrix, SuiteRun
 
 ROOT = Path(__file__).resolve().parent.parent
 # The CI budget for the whole matrix, on 2 cores.
@@ -99,6 +99,23 @@ def test_outline_titles_are_rendered_with_their_example():
     assert titles["test_an_empty_gallery_is_listed_as_an_empty_list"] == (
         "An empty gallery is listed as an empty list"
     )
+
+
+def test_a_survivor_or_a_kill_by_another_scenario_fails_the_matrix():
+    clean = SuiteRun(0, 2.0, passed=["A PNG uploaded with a title keeps its title"])
+    by_other = SuiteRun(1, 2.0, failed={"The image's thumb is an image": "wrong"})
+    survived = kill_matrix.judge("title_dropped", clean)
+    killed_elsewhere = kill_matrix.judge("title_dropped", by_other)
+    matrix = Matrix(clean, [survived, killed_elsewhere], 4.0)
+
+    assert (survived.verdict, survived.caught_by) == ("survived", [])
+    assert (killed_elsewhere.verdict, killed_elsewhere.expected_catcher_found) == ("killed", False)
+    assert matrix.ok is False
+    assert kill_matrix.summary_lines(matrix) == [
+        "killed 1 of 2 faults in 4.0 s",
+        "- `title_dropped` survived: a scenario is missing",
+        "- `title_dropped` killed, but not by a scenario that names the rule",
+    ]
 
 
 # The whole matrix.
