@@ -51,9 +51,16 @@ class Reply:
 class ApiClient:
     """Sends requests to one API root; tokens are looked up by user label ("A", "B")."""
 
-    def __init__(self, base_url: str, tokens: dict[str, str], timeout: float):
+    def __init__(
+        self,
+        base_url: str,
+        tokens: dict[str, str],
+        timeout: float,
+        timeout_source: str = "STRETCH_TIMEOUT",
+    ):
         self.base_url = base_url.rstrip("/")
         self.timeout = timeout
+        self.timeout_source = timeout_source  # what a timeout message says the wait came from
         self._tokens = tokens
         self._http = httpx.Client(timeout=timeout, follow_redirects=False)
         self.listeners: list[Listener] = []  # told of every exchange once it is over
@@ -114,7 +121,7 @@ class ApiClient:
                 content=content,
             )
         except httpx.TimeoutException:
-            exchange.error = f"no answer within {self.timeout:g} s (STRETCH_TIMEOUT)"
+            exchange.error = f"no answer within {self.timeout:g} s ({self.timeout_source})"
         except httpx.TransportError as exc:
             exchange.error = f"transport error: {type(exc).__name__}: {exc}"
         except BaseException as exc:

@@ -91,7 +91,9 @@ class SuiteSession:
 
     def preflight(self) -> None:
         """The target answers and accepts every configured token, within a short wait."""
-        probe = ApiClient(self.base_url, self.tokens, min(self.settings.timeout, PREFLIGHT_TIMEOUT))
+        wait = min(self.settings.timeout, PREFLIGHT_TIMEOUT)
+        source = "STRETCH_TIMEOUT" if wait == self.settings.timeout else "the preflight's limit"
+        probe = ApiClient(self.base_url, self.tokens, wait, source)
         api = GalleryApi(probe, self.book, self.settings.contract, Ledger())
         try:
             for user in self.tokens:

@@ -397,7 +397,7 @@ def test_a_target_that_never_answers_stops_the_run_after_the_preflight_wait(tmp_
 
     assert console_lines(run) == [
         f"ERROR: stretch preflight failed: the target at {base_url} did not answer: "
-        "no answer within 10 s (STRETCH_TIMEOUT)"
+        "no answer within 10 s (the preflight's limit)"
     ], run.output
     assert run.returncode == pytest.ExitCode.USAGE_ERROR
     assert run.total == 0, f"{run.total} scenarios ran; expected none"
