@@ -114,7 +114,7 @@ def _(world: World):
 
 
 def _is_uuid(value: object) -> bool:
-    # UUID() also takes braces, "urn:uuid:" and bare hex; only the hyphenated form is a FileBase id.
+    # UUID() also takes braces, "urn:uuid:" and bare hex; a FileBase id is the hyphenated form.
     try:
         return isinstance(value, str) and str(UUID(value)) == value.lower()
     except ValueError:
