@@ -12,6 +12,7 @@ import warnings
 import zlib
 from collections.abc import Callable
 from functools import lru_cache
+from itertools import groupby
 from pathlib import Path
 from typing import NamedTuple
 
@@ -39,6 +40,11 @@ SNIFF_MAX_PIXELS = 40_000_000
 _FORMAT_ALIASES = {"mpo": "jpeg"}
 
 HUGE_SIDE = 60_000
+
+
+# A file as its pieces in order, each with how many times it repeats: a padded 20 MB image is a
+# few kilobytes of pieces, streamed without ever being joined (payload.FileToSend(layout=...)).
+Layout = tuple[tuple[bytes, int], ...]
 
 
 class Sample(NamedTuple):
@@ -99,20 +105,37 @@ def _check_padded_size(size: int, base: int, overhead: int, what: str) -> None:
         )
 
 
+def join_layout(layout: Layout) -> bytes:
+    return b"".join(piece for piece, count in layout for _ in range(count))
+
+
+def layout_size(layout: Layout) -> int:
+    return sum(len(piece) * count for piece, count in layout)
+
+
+def _padding_runs(lengths: list[int], block: Callable[[int], bytes]) -> list[tuple[bytes, int]]:
+    """Padding blocks as runs of equal lengths, each block built once however often it repeats."""
+    return [(block(n), len(list(run))) for n, run in groupby(lengths)]
+
+
 def png_bytes(
     size: int | None = None, *, width: int = 16, height: int = 16, seed: int = 0
 ) -> bytes:
     """A real PNG of seeded noise; with `size`, padded by `paDd` chunks to exactly that length."""
-    image = _encode(_noise_image(width, height, seed), "PNG")
     if size is None:
-        return image
+        return _encode(_noise_image(width, height, seed), "PNG")
+    return join_layout(png_layout(size, width=width, height=height, seed=seed))
+
+
+def png_layout(size: int, *, width: int = 16, height: int = 16, seed: int = 0) -> Layout:
+    """The pieces of png_bytes(size, ...), in order, unjoined."""
+    image = _encode(_noise_image(width, height, seed), "PNG")
     _check_padded_size(size, len(image), PNG_CHUNK_OVERHEAD, f"{width}x{height} PNG")
 
     lengths = _split(size - len(image), PNG_CHUNK_OVERHEAD, PNG_PAD_CHUNK_MAX, "PNG chunks")
     iend = len(image) - PNG_CHUNK_OVERHEAD
-    # Padding repeats at most two chunk lengths: build each chunk once and join them once.
-    chunks = {n: _png_chunk(PAD_CHUNK, bytes(n)) for n in set(lengths)}
-    return b"".join([image[:iend], *(chunks[n] for n in lengths), image[iend:]])
+    padding = _padding_runs(lengths, lambda n: _png_chunk(PAD_CHUNK, bytes(n)))
+    return ((image[:iend], 1), *padding, (image[iend:], 1))
 
 
 def _jpeg_insert_at(image: bytes) -> int:
@@ -127,15 +150,20 @@ def jpeg_bytes(
     size: int | None = None, *, width: int = 16, height: int = 16, seed: int = 0
 ) -> bytes:
     """A real baseline JPEG of seeded noise; with `size`, padded by COM segments to that length."""
-    image = _encode(_noise_image(width, height, seed), "JPEG", quality=90)
     if size is None:
-        return image
+        return _encode(_noise_image(width, height, seed), "JPEG", quality=90)
+    return join_layout(jpeg_layout(size, width=width, height=height, seed=seed))
+
+
+def jpeg_layout(size: int, *, width: int = 16, height: int = 16, seed: int = 0) -> Layout:
+    """The pieces of jpeg_bytes(size, ...), in order, unjoined."""
+    image = _encode(_noise_image(width, height, seed), "JPEG", quality=90)
     _check_padded_size(size, len(image), JPEG_SEGMENT_OVERHEAD, f"{width}x{height} JPEG")
 
     lengths = _split(size - len(image), JPEG_SEGMENT_OVERHEAD, JPEG_COM_DATA_MAX, "COM segments")
-    segments = {n: JPEG_COM + struct.pack(">H", n + 2) + bytes(n) for n in set(lengths)}
+    padding = _padding_runs(lengths, lambda n: JPEG_COM + struct.pack(">H", n + 2) + bytes(n))
     at = _jpeg_insert_at(image)
-    return b"".join([image[:at], *(segments[n] for n in lengths), image[at:]])
+    return ((image[:at], 1), *padding, (image[at:], 1))
 
 
 def write_file(data: bytes, directory: Path, name: str) -> Path:

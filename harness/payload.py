@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+import bisect
 import hashlib
+import io
+import os
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
 from typing import IO
+
+from harness.images import Layout, join_layout, layout_size
 
 
 @dataclass(frozen=True, eq=False)
@@ -16,13 +21,20 @@ class FileToSend:
     kind: str  # what the bytes really are: "png", "jpeg", "gif", "text", "empty", ...
     data: bytes | None = field(default=None, repr=False)
     path: Path | None = None  # big files are streamed from disk instead of held in memory
+    # Or big files streamed from their pieces (padded boundary images), never joined or written.
+    layout: Layout | None = field(default=None, repr=False)
 
     def __post_init__(self) -> None:
-        if (self.data is None) == (self.path is None):
+        if self.layout is not None:
+            if self.data is not None or self.path is not None:
+                raise ValueError("FileToSend takes a layout alone, without data or path")
+        elif (self.data is None) == (self.path is None):
             raise ValueError("FileToSend needs exactly one of data or path")
 
     @cached_property
     def size(self) -> int:
+        if self.layout is not None:
+            return layout_size(self.layout)
         return len(self.data) if self.data is not None else self.path.stat().st_size
 
     @cached_property
@@ -30,17 +42,70 @@ class FileToSend:
         if self.data is not None:
             return hashlib.sha256(self.data).hexdigest()
         digest = hashlib.sha256()
+        if self.layout is not None:
+            for piece, count in self.layout:
+                for _ in range(count):
+                    digest.update(piece)
+            return digest.hexdigest()
         with self.path.open("rb") as stream:
             for block in iter(lambda: stream.read(1 << 20), b""):
                 digest.update(block)
         return digest.hexdigest()
 
     def content(self) -> bytes | IO[bytes]:
-        """What httpx sends: the bytes, or an open file it streams from."""
+        """What httpx sends: the bytes, or an open stream it reads in blocks."""
+        if self.layout is not None:
+            return io.BufferedReader(LayoutReader(self.layout))
         return self.data if self.data is not None else self.path.open("rb")
 
     def read(self) -> bytes:
+        if self.layout is not None:
+            return join_layout(self.layout)
         return self.data if self.data is not None else self.path.read_bytes()
 
     def describe(self) -> str:
         return f"{self.filename!r} ({self.kind}, {self.size} bytes, declared {self.content_type})"
+
+
+class LayoutReader(io.RawIOBase):
+    """A seekable stream over a layout's pieces, so httpx can size it and send it in blocks."""
+
+    def __init__(self, layout: Layout):
+        super().__init__()
+        runs = [(piece, count) for piece, count in layout if piece and count]
+        self._pieces = [piece for piece, _ in runs]
+        self._starts: list[int] = []  # where each run begins in the file
+        offset = 0
+        for piece, count in runs:
+            self._starts.append(offset)
+            offset += len(piece) * count
+        self._size = offset
+        self._position = 0
+
+    def readable(self) -> bool:
+        return True
+
+    def seekable(self) -> bool:
+        return True
+
+    def tell(self) -> int:
+        return self._position
+
+    def seek(self, offset: int, whence: int = os.SEEK_SET) -> int:
+        base = {os.SEEK_SET: 0, os.SEEK_CUR: self._position, os.SEEK_END: self._size}[whence]
+        if base + offset < 0:
+            raise ValueError(f"negative seek position {base + offset}")
+        self._position = base + offset
+        return self._position
+
+    def readinto(self, buffer: bytearray | memoryview) -> int:
+        """Copy from the piece under the current position; a short read ends at its end."""
+        if self._position >= self._size or not len(buffer):
+            return 0
+        run = bisect.bisect_right(self._starts, self._position) - 1
+        piece = self._pieces[run]
+        at = (self._position - self._starts[run]) % len(piece)
+        count = min(len(buffer), len(piece) - at)
+        memoryview(buffer)[:count] = memoryview(piece)[at : at + count]
+        self._position += count
+        return count

@@ -42,7 +42,8 @@ class SuiteSession:
     client: ApiClient | None = None
     snapshot: dict[str, list[dict]] = field(default_factory=dict)
     limit_reading: str | None = None  # "decimal" or "binary", once known
-    files_dir: Path | None = None
+    # (kind, size) -> boundary file, made once per session; its digest is computed once too.
+    boundary_files: dict[tuple[str, int], FileToSend] = field(default_factory=dict)
 
     @property
     def target_key(self) -> str:
@@ -56,7 +57,6 @@ class SuiteSession:
         """Start the embedded server when no target is set, then open the client."""
         settings = self.settings
         self.book = SchemaBook(settings.contract)
-        self.files_dir = Path(tempfile.mkdtemp(prefix="stretch-files-"))
         if settings.embedded:
             self._start_embedded()
         else:
@@ -232,9 +232,8 @@ class SuiteSession:
             self.client.close()
         if self.server is not None:
             self.server.stop()
-        for path in (self.data_dir, self.files_dir):
-            if path is not None:
-                shutil.rmtree(path, ignore_errors=True)
+        if self.data_dir is not None:
+            shutil.rmtree(self.data_dir, ignore_errors=True)
 
 
 PROBE_EXTRA = 1  # bytes past the decimal limit that tell the two readings of "MB" apart
@@ -274,13 +273,19 @@ def _probe_reading(suite: SuiteSession, api: GalleryApi) -> str:
 
 
 def boundary_file(suite: SuiteSession, kind: str, size: int) -> FileToSend:
-    """A real PNG or JPEG of exactly `size` bytes, written to disk once and streamed from there."""
+    """A real PNG or JPEG of exactly `size` bytes, made once per session.
+
+    Its bytes are a few padding blocks repeated: they are streamed from those pieces, never
+    joined in memory nor written to disk.
+    """
     from harness import images
 
+    made = suite.boundary_files.get((kind, size))
+    if made is not None:
+        return made
     ext = "png" if kind == "png" else "jpg"
-    path = suite.files_dir / f"boundary-{size}.{ext}"
-    if not path.exists():
-        data = images.png_bytes(size) if kind == "png" else images.jpeg_bytes(size)
-        images.write_file(data, suite.files_dir, path.name)
+    layout = images.png_layout(size) if kind == "png" else images.jpeg_layout(size)
     content_type = "image/png" if kind == "png" else "image/jpeg"
-    return FileToSend(f"limit-{size}.{ext}", content_type, kind, path=path)
+    made = FileToSend(f"limit-{size}.{ext}", content_type, kind, layout=layout)
+    suite.boundary_files[(kind, size)] = made
+    return made
