@@ -318,6 +318,8 @@ CORPUS: dict[str, Callable[[], Sample]] = {
 }
 
 
+# Every corpus file is the same on each call (fixed seeds): made once per process, then reused.
+@lru_cache(maxsize=None)
 def corpus_sample(name: str) -> Sample:
     """The corpus file a feature names; an unknown name is an error listing the known ones."""
     factory = CORPUS.get(name)
