@@ -5,9 +5,12 @@ Nothing here times anything: the speed targets live in the benchmark and docs/be
 
 from __future__ import annotations
 
+import hashlib
 import json
+import os
 from pathlib import Path
 
+import httpx
 import pytest
 
 from bench.measure import (
@@ -23,6 +26,8 @@ from bench.measure import (
 )
 from bench.report import BEGIN, END, Figures, render_markdown, render_text, rows, write_section
 from bench.report import _free_lines
+from harness import images
+from harness.payload import FileToSend, LayoutReader
 from harness.plugin import BENCH_STATS_ENV
 
 ONE_SCENARIO = ("-k", "an_empty_gallery_is_listed_as_an_empty_list")
@@ -214,3 +219,71 @@ def test_free_lines_reads_the_header_and_the_mem_line():
 
     assert header == ["total", "used", "free", "shared", "buff/cache", "available"], header
     assert mem == ["23Gi", "666Mi", "22Gi", "9.3Mi", "953Mi", "22Gi"], mem
+
+
+# The pieces the speed-ups added: boundary files streamed from their layout.
+
+LIMIT = 20 * 1_048_576
+
+
+@pytest.mark.parametrize("size", [2_000, 1_048_600, LIMIT + 1])
+def test_a_layout_joins_to_exactly_the_padded_image(size):
+    for layout_of, bytes_of in ((images.png_layout, images.png_bytes),
+                                (images.jpeg_layout, images.jpeg_bytes)):  # fmt: skip
+        layout = layout_of(size, seed=5)
+
+        joined = images.join_layout(layout)
+
+        assert joined == bytes_of(size, seed=5), f"{layout_of.__name__}({size}) joined differs"
+        assert (images.layout_size(layout), len(joined)) == (size, size)
+
+
+def test_a_boundary_layout_is_a_few_pieces_whatever_its_size():
+    layout = images.png_layout(LIMIT)
+
+    assert len(layout) == 4, [(len(piece), count) for piece, count in layout]
+    assert sum(len(piece) for piece, _ in layout) < 3 * 1_048_576, "pieces held in memory"
+
+
+def test_a_file_from_a_layout_has_the_size_digest_and_bytes_of_the_joined_file():
+    layout = images.png_layout(3_000_000)
+    joined = images.join_layout(layout)
+
+    file = FileToSend("limit.png", "image/png", "png", layout=layout)
+
+    assert (file.size, file.sha256) == (3_000_000, hashlib.sha256(joined).hexdigest())
+    assert file.read() == joined
+    with file.content() as stream:
+        assert stream.read() == joined
+
+
+def test_a_layout_goes_alone():
+    with pytest.raises(ValueError) as caught:
+        FileToSend("a.png", "image/png", "png", data=b"x", layout=((b"x", 1),))
+
+    assert str(caught.value) == "FileToSend takes a layout alone, without data or path"
+
+
+def test_the_layout_reader_seeks_and_reads_across_pieces_like_a_file():
+    layout = ((b"head", 1), (b"ab", 3), (b"tail", 1))  # "headabababtail"
+    raw = LayoutReader(layout)
+    buffered = FileToSend("a.bin", "application/octet-stream", "text", layout=layout).content()
+
+    assert raw.seek(0, os.SEEK_END) == 14
+    assert (raw.seek(5), raw.read(4), raw.read(4)) == (5, b"b", b"ab"), "short reads end a piece"
+    assert (raw.read(100), raw.read(100), raw.read(100)) == (b"ab", b"tail", b""), "then EOF"
+    assert (raw.seek(-3, os.SEEK_END), raw.read()) == (11, b"ail")
+    assert (buffered.seek(5), buffered.read(7)) == (5, b"bababta"), "buffered reads fill up"
+
+
+def test_httpx_sizes_and_sends_a_layout_whole_in_a_multipart_body():
+    layout = images.jpeg_layout(200_000)
+    file = FileToSend("limit.jpg", "image/jpeg", "jpeg", layout=layout)
+
+    request = httpx.Request(
+        "POST", "http://127.0.0.1:9/upload", files={"file": (file.filename, file.content(), "x")}
+    )
+    body = request.read()
+
+    assert int(request.headers["Content-Length"]) == len(body), request.headers
+    assert images.join_layout(layout) in body, "the multipart body holds the whole file"
