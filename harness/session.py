@@ -16,9 +16,10 @@ from harness.config import ROOT, Settings
 from harness.errors import ConformanceFailure, TransportFailure
 from harness.exchange import Exchange
 from harness.expect import expect_same_gallery, expect_status, expect_success
-from harness.ledger import Ledger, SentFile
+from harness.ledger import Ledger, OrderNotes, SentFile
 from harness.payload import FileToSend
 from harness.schemas import SchemaBook
+from harness.world import order_to_restore
 
 log = logging.getLogger(__name__)
 STATE_DIR = ROOT / ".cache" / "state"
@@ -114,17 +115,25 @@ class SuiteSession:
             probe.close()
 
     def _note_upload(self, exchange: Exchange) -> None:
-        """Before an upload leaves, note its files: their bytes identify an answerless image."""
-        if exchange.method != "POST" or exchange.user is None:
+        """Before an upload or a new order leaves, note what a lost answer would hide."""
+        if exchange.user is None:
+            return
+        if exchange.method == "PUT" and exchange.url == self.client.url("storage/images/order"):
+            body = exchange.json_body if isinstance(exchange.json_body, dict) else {}
+            order = body.get("order")
+            if isinstance(order, list) and all(isinstance(i, str) for i in order):
+                self.ledger.order_sent(exchange.user, order)
+        if exchange.method != "POST":
             return
         for part in exchange.parts:
             if part.sha256 is not None:
                 self.ledger.sending(exchange.user, part.sha256, part.size, part.filename)
 
     def clean_leftovers(self) -> list[str]:
-        """Delete images an earlier, killed run created and could not delete."""
+        """Undo what an earlier, killed run could not: its images, and orders it changed."""
         problems = self._delete_pending("left by an earlier run")
         problems += self._delete_unanswered(set(self.ledger.pending()))
+        problems += self._put_back_orders()
         self.ledger.compact()
         return problems
 
@@ -132,6 +141,7 @@ class SuiteSession:
         api = self.api()
         for user in self.tokens:
             self.snapshot[user] = api.list_images(user).json()
+            self.ledger.order_at_start(user, [record["id"] for record in self.snapshot[user]])
 
     def finish(self) -> list[str]:
         """Delete what is left, put the order back, compare with the snapshot; return problems."""
@@ -139,18 +149,23 @@ class SuiteSession:
         if self.snapshot:
             kept = {record["id"] for records in self.snapshot.values() for record in records}
             problems += self._delete_unanswered(kept | set(self.ledger.pending()))
+            problems += self._compare_with_snapshot()
         # Also when nothing was pending: the file would otherwise grow by every run's entries.
         self.ledger.compact()
-        if not self.snapshot:
-            return problems
+        return problems
+
+    def _compare_with_snapshot(self) -> list[str]:
+        problems = []
         api = self.api()
         for user, before in self.snapshot.items():
             try:
                 now = api.list_images(user).json()
-                kept_ids = [r["id"] for r in before]
-                if [r["id"] for r in now] != kept_ids and {r["id"] for r in now} == set(kept_ids):
-                    api.reorder(user, kept_ids)
+                wanted = order_to_restore([r["id"] for r in before], [r["id"] for r in now])
+                if wanted is not None:
+                    api.reorder(user, wanted)
                     now = api.list_images(user).json()
+                if order_to_restore([r["id"] for r in before], [r["id"] for r in now]) is None:
+                    self.ledger.orders_settled(user)
                 expect_same_gallery(
                     f"user {user}'s gallery at the end of the run equals the one at its start",
                     now,
@@ -160,6 +175,46 @@ class SuiteSession:
             except (ConformanceFailure, TransportFailure) as exc:
                 problems.append(str(exc))
         return problems
+
+    def _put_back_orders(self) -> list[str]:
+        problems = []
+        for user, notes in self.ledger.orders().items():
+            if user not in self.tokens:
+                continue
+            try:
+                problem = self._put_back_order(user, notes)
+            except (ConformanceFailure, TransportFailure) as exc:
+                problems.append(f"putting back user {user}'s order, left by an earlier run: {exc}")
+                continue
+            if problem:
+                problems.append(problem)
+            self.ledger.orders_settled(user)
+        return problems
+
+    def _put_back_order(self, user: str, notes: OrderNotes) -> str | None:
+        """Put the order an earlier run found back, if the gallery is still in one it set."""
+        api = self.api()
+        success = self.settings.contract.success
+        listed = expect_success(
+            api.list_images(user), f"user {user}'s gallery can be listed", success
+        )
+        current = [record["id"] for record in listed]
+        wanted = order_to_restore(notes.start or [], current)
+        if notes.start is None or wanted is None:
+            return None
+        # Someone may have arranged the gallery since; only an order this suite set is undone.
+        known = set(notes.start)
+        now_known = [i for i in current if i in known]
+        if not any([i for i in sent if i in known] == now_known for sent in notes.sent):
+            return (
+                f"user {user}'s gallery is not in the order an earlier run found, nor in one it "
+                "set; it is left as it is"
+            )
+        expect_success(
+            api.reorder(user, wanted), f"putting back user {user}'s gallery order", success
+        )
+        log.warning("put user %s's gallery back in the order an earlier run found it in", user)
+        return None
 
     def _delete_pending(self, why: str) -> list[str]:
         problems = []

@@ -170,6 +170,21 @@ class World:
                 if reply.status == 404:
                     self.api.ledger.gone(image_id)
         if start_ids and self.reordered:
-            current = [r["id"] for r in self.gallery(user)]
-            if current != start_ids and set(current) == set(start_ids):
-                self.api.reorder(user, start_ids)
+            wanted = order_to_restore(start_ids, [r["id"] for r in self.gallery(user)])
+            if wanted is not None:
+                self.api.reorder(user, wanted)
+
+
+def order_to_restore(before: list[str], current: list[str]) -> list[str] | None:
+    """The order that puts the images listed `before` back in their order, or None if they are.
+
+    Images listed now and not before (ones that could not be deleted) keep their places, and
+    images no longer listed are left out: only the places the earlier images hold are refilled.
+    """
+    still_listed = set(current)
+    if len(still_listed) != len(current):
+        return None  # a list naming an image twice cannot be sent back as an order
+    earlier = set(before)
+    refill = iter([image_id for image_id in before if image_id in still_listed])
+    wanted = [next(refill) if image_id in earlier else image_id for image_id in current]
+    return None if wanted == current else wanted
