@@ -32,8 +32,9 @@ import httpx
 import pytest
 from PIL import Image
 
-from harness.ledger import Ledger, SentFile
+from harness.ledger import Ledger, OrderNotes, SentFile
 from harness.session import STATE_DIR
+from harness.world import order_to_restore
 from reference_server.launcher import RunningServer, start_server
 from tests.suite_runner import ROOT, SuiteRun, child_env, run_suite
 
@@ -321,6 +322,27 @@ def test_a_run_whose_server_is_killed_midway_ends_and_nothing_of_it_remains(tmp_
         assert pending_in_ledger(revived.base_url) == {}
     finally:
         revived.stop()
+
+
+def test_what_the_suite_could_not_undo_is_reported_as_a_failure_of_its_own(tmp_path):
+    """A server that answers deletes with success but keeps the images: the suite cannot clean up.
+
+    The end-of-run comparison with the start snapshot must say so, and the seeded images must
+    still be there, unchanged and in their order, among the ones the suite could not remove.
+    """
+    with start_server(tmp_path / "data", USERS, faults=["delete_keeps_image"]) as server:
+        seeded = seed_gallery(server.base_url)
+        run = run_suite(tmp_path, "-m", "smoke", **remote(server))
+        alice_now = gallery_now(server.base_url, ALICE)
+        bob_now = gallery_now(server.base_url, BOB)
+
+    assert run.returncode == pytest.ExitCode.TESTS_FAILED, run.output[-3000:]
+    assert "the suite did not leave the target as it found it" in run.output, run.output[-3000:]
+    assert "user A's gallery at the end of the run equals the one at its start" in run.output
+    kept = [image for image in alice_now if image in seeded.galleries[ALICE]]
+    assert kept == seeded.galleries[ALICE], f"seeded images now: {kept}"
+    assert len(alice_now) > len(kept), "the fault left nothing behind; the check saw nothing"
+    assert [image for image in bob_now if image in seeded.galleries[BOB]] == seeded.galleries[BOB]
 
 
 # 2. A target that cannot be tested stops the run at once, with one line.
@@ -641,38 +663,85 @@ def test_an_upload_whose_answer_never_came_is_still_deleted(tmp_path, staging):
     assert pending_in_ledger(lost.base_url) == {}
 
 
-def test_a_run_killed_outright_is_cleaned_up_by_the_next_run(tmp_path, staging):
-    """SIGKILL leaves no chance to clean up: the next run's start deletes what the ledger holds.
+REVERSING = "test_a_complete_order_is_kept"  # uploads 3 images, then reverses the whole gallery
 
-    The kill is made to land while the first scenario's cleanup waits on its first delete (held
-    by a proxy), so the suite's images are certainly still stored and in the ledger.
+
+def kill_during_cleanup(tmp_path: Path, proxy: HangingProxy, server: RunningServer) -> LiveRun:
+    """Run REVERSING through `proxy` (which holds the first delete) and SIGKILL it meanwhile.
+
+    The kill lands while the scenario's cleanup waits on its first delete: its images are still
+    stored and in the ledger, and the gallery is still in the reversed order.
     """
+    settings = remote(server, STRETCH_BASE_URL=proxy.base_url)
+    live = start_suite(tmp_path, "-k", REVERSING, **settings)
+    deadline = time.monotonic() + 60
+    while proxy.hung == 0 and live.process.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.05)
+    os.killpg(live.process.pid, signal.SIGKILL)
+    live.wait(10)
+    assert proxy.hung == 1, live.output()[-3000:]
+    return live
+
+
+def seeded_order_now(base_url: str, seeded: Seeded, token: str) -> list[str]:
+    """The seeded images' IDs in the order the gallery lists them now."""
+    ids = {image.id for image in seeded.galleries[token]}
+    return [image.id for image in gallery_now(base_url, token) if image.id in ids]
+
+
+def test_a_run_killed_outright_is_undone_by_the_next_run(tmp_path, staging):
+    """SIGKILL leaves no chance to clean up: the next run's start deletes what the ledger holds,
+    and puts back the order the killed run found, since the gallery is still in one it set."""
     server, seeded = staging
     proxy = HangingProxy(port_of(server), b"DELETE /api/v1/storage/image/", limit=1)
     try:
-        settings = remote(server, STRETCH_BASE_URL=proxy.base_url)
-        live = start_suite(tmp_path, "-m", INTERRUPTED_SELECTION, **settings)
-        deadline = time.monotonic() + 60
-        while proxy.hung == 0 and live.process.poll() is None and time.monotonic() < deadline:
-            time.sleep(0.05)
-        os.killpg(live.process.pid, signal.SIGKILL)
-        live.wait(10)
+        kill_during_cleanup(tmp_path, proxy, server)
         left = ledger_of(proxy.base_url).pending()
         extra = {image.id for token in USERS for image in gallery_now(server.base_url, token)}
         extra -= {image.id for images in seeded.galleries.values() for image in images}
-
+        order_left = seeded_order_now(server.base_url, seeded, ALICE)
+        settings = remote(server, STRETCH_BASE_URL=proxy.base_url)
         next_run = run_suite(tmp_path / "next", "-m", "not destructive", **settings)
     finally:
         proxy.close()
 
-    assert proxy.hung == 1, live.output()[-3000:]
-    assert left and set(left) == extra, f"in the ledger: {left}; not seeded: {extra}"
+    assert len(left) == 3 and set(left) == extra, f"in the ledger: {left}; not seeded: {extra}"
+    assert order_left == [image.id for image in reversed(seeded.galleries[ALICE])]
     assert next_run.returncode == 0, next_run.output[-3000:]
     assert_untouched(server.base_url, seeded)
-    assert pending_in_ledger(proxy.base_url) == {}
+    assert pending_in_ledger(proxy.base_url) == {} and ledger_of(proxy.base_url).orders() == {}
 
 
-# The ledger's notes of files sent for upload, on their own.
+def test_the_next_run_leaves_an_order_a_person_chose_after_a_killed_run(tmp_path, staging):
+    """Between the killed run and the next, someone arranges the gallery: that order stays."""
+    server, seeded = staging
+    proxy = HangingProxy(port_of(server), b"DELETE /api/v1/storage/image/", limit=1)
+    try:
+        kill_during_cleanup(tmp_path, proxy, server)
+        with httpx.Client(base_url=server.base_url + "/", timeout=10) as http:
+            listed = [r["id"] for r in http.get("storage/images", headers=_bearer(ALICE)).json()]
+            seeded_ids = {image.id for image in seeded.galleries[ALICE]}
+            kept = [image_id for image_id in listed if image_id in seeded_ids]
+            # Neither the order the killed run found nor the reversed one it set.
+            chosen = [i for i in listed if i not in seeded_ids] + [kept[1], kept[0], *kept[2:]]
+            arranged = http.put(
+                "storage/images/order", headers=_bearer(ALICE), json={"order": chosen}
+            )
+            assert arranged.status_code == 200, arranged.text
+        settings = remote(server, STRETCH_BASE_URL=proxy.base_url)
+        next_run = run_suite(tmp_path / "next", "-m", "not destructive", **settings)
+    finally:
+        proxy.close()
+
+    assert next_run.returncode == 0, next_run.output[-3000:]
+    assert seeded_order_now(server.base_url, seeded, ALICE) == [
+        image_id for image_id in chosen if image_id in seeded_ids
+    ]
+    assert gallery_now(server.base_url, BOB) == seeded.galleries[BOB]
+    assert pending_in_ledger(proxy.base_url) == {} and ledger_of(proxy.base_url).orders() == {}
+
+
+# The ledger's notes and the order put back, on their own.
 
 
 def test_a_sent_file_stays_noted_for_every_process_until_settled(tmp_path):
@@ -688,14 +757,43 @@ def test_a_sent_file_stays_noted_for_every_process_until_settled(tmp_path):
     assert Ledger(path).pending() == {}
 
 
-def test_compact_removes_the_file_once_nothing_is_pending_or_unsettled(tmp_path):
+def test_order_notes_survive_compact_until_settled(tmp_path):
+    path = tmp_path / "ledger.jsonl"
+    Ledger(path).order_at_start("A", ["i1", "i2", "i3"])
+    Ledger(path).order_sent("A", ["i3", "i2", "i1"])
+    Ledger(path).order_sent("B", ["j2", "j1"])
+    Ledger(path).orders_settled("B")
+
+    Ledger(path).compact()
+
+    assert Ledger(path).orders() == {"A": OrderNotes(["i1", "i2", "i3"], [["i3", "i2", "i1"]])}
+
+
+def test_compact_removes_the_file_once_nothing_is_open(tmp_path):
     path = tmp_path / "ledger.jsonl"
     ledger = Ledger(path)
     ledger.sending("A", "ab" * 32, 1234, "sunset.png")
     ledger.created("A", "3f6c1d2e-0000-4000-8000-000000000001")
     ledger.gone("3f6c1d2e-0000-4000-8000-000000000001")
     ledger.settled("ab" * 32)
+    ledger.order_at_start("A", ["i1"])
+    ledger.orders_settled("A")
 
     ledger.compact()
 
     assert not path.exists(), path.read_text()
+
+
+@pytest.mark.parametrize(
+    ("before", "current", "wanted"),
+    [
+        (["a", "b", "c"], ["c", "b", "a"], ["a", "b", "c"]),
+        (["a", "b", "c"], ["x", "c", "b", "y", "a"], ["x", "a", "b", "y", "c"]),
+        (["a", "b", "c"], ["c", "a"], ["a", "c"]),
+        (["a", "b", "c"], ["a", "x", "b", "c"], None),
+        (["a", "b", "c"], ["c", "b", "b", "a"], None),
+    ],
+    ids=["reversed", "leftovers keep their places", "one gone", "already right", "twice"],
+)
+def test_order_to_restore(before, current, wanted):
+    assert order_to_restore(before, current) == wanted
