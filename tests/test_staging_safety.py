@@ -345,6 +345,16 @@ def test_what_the_suite_could_not_undo_is_reported_as_a_failure_of_its_own(tmp_p
     assert [image for image in bob_now if image in seeded.galleries[BOB]] == seeded.galleries[BOB]
 
 
+def test_a_gallery_listed_as_null_fails_scenarios_not_the_session(tmp_path):
+    """The session's own snapshot and end check must survive a listing that is no list."""
+    with start_server(tmp_path / "data", USERS, faults=["empty_gallery_null"]) as server:
+        run = run_suite(tmp_path, "-m", "smoke", **remote(server))
+
+    assert "INTERNALERROR" not in run.output, run.output[-3000:]
+    assert run.returncode == pytest.ExitCode.TESTS_FAILED
+    assert sorted(run.failed) == sorted(scenarios("smoke")), run.output[-3000:]
+
+
 # 2. A target that cannot be tested stops the run at once, with one line.
 
 
