@@ -10,7 +10,7 @@ import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
-from bench.measure import PHASES, SuiteFigures
+from bench.measure import PHASES, ROOT, SuiteFigures
 
 # The targets of issue 6, on a 2-core machine.
 SERIAL_MAX_SECONDS = 20.0
@@ -136,6 +136,7 @@ def render_markdown(table: list[Row], figures: Figures, command: str, when: str)
         f"- load average (1, 5, 15 min) before: {figures.load_before}; "
         f"after: {figures.load_after}",
         f"- bytecode: {_bytecode(figures.pycache)}",
+        f"- code: {code_version()}",
         "",
         "| figure | value | target | verdict |",
         "|---|---|---|---|",
@@ -157,6 +158,22 @@ def machine_lines() -> list[str]:
         f"memory (free -h): {_memory()}",
         f"Python {platform.python_version()} on {platform.system()} {platform.release()}",
     ]
+
+
+def code_version() -> str:
+    """The commit measured, and how many tracked files differed from it (others edit the tree)."""
+    try:
+        head = _git("rev-parse", "--short", "HEAD").strip()
+        changed = _git("status", "--porcelain", "--untracked-files=no").splitlines()
+    except (OSError, subprocess.SubprocessError):
+        return "unknown (git not available)"
+    return f"commit {head}" + (f", {len(changed)} tracked files changed" if changed else "")
+
+
+def _git(*args: str) -> str:
+    done = subprocess.run(["git", *args], cwd=ROOT, capture_output=True, text=True, timeout=10)
+    done.check_returncode()
+    return done.stdout
 
 
 def load_average() -> str:
