@@ -5,8 +5,8 @@ it the way a real staging account looks: images the suite did not create, in an 
 chose. Then it runs the suite in a child process, the way a nightly job would, and checks what
 the account looks like afterwards, byte for byte.
 
-Where a server has to misbehave in a way the reference server's faults do not offer (one endpoint
-that never answers, an answer lost after the server acted), a small TCP proxy on 127.0.0.1 sits
+Where a server has to misbehave in a way the reference server's faults do not offer (only the
+first delete held, an answer lost after the server acted), a small TCP proxy on 127.0.0.1 sits
 between the suite and the server. No output of a run holding a token: tests/test_no_token_leak.py.
 """
 
@@ -519,7 +519,7 @@ def test_two_parallel_workers_pass_and_leave_the_seeded_gallery_untouched(tmp_pa
     assert pending_in_ledger(server.base_url) == {}
 
 
-# 5. A hung endpoint fails its scenario and the run goes on.
+# 5. Endpoints that hang, and answers that are lost.
 
 
 class HangingProxy:
@@ -528,8 +528,8 @@ class HangingProxy:
     A request whose first line starts with `hang_on` gets no answer; its connection is held open
     until the client gives up. With `forward`, the request still reaches the server (which acts
     on it), and only its answer is lost, as when a server dies or a network drops mid-answer.
-    The reference server has no fault that hangs one endpoint other than the list (which the
-    preflight catches), hence this proxy.
+    The reference server's faults hang every list or every update; this holds just the first
+    delete, or loses just one answer.
     """
 
     def __init__(self, upstream_port: int, hang_on: bytes, forward: bool = False, limit: int = 0):
@@ -591,25 +591,30 @@ class HangingProxy:
             pass  # either side closed; _serve closes both
 
 
-def test_a_hung_update_fails_its_scenario_naming_the_request_and_the_run_goes_on(
-    tmp_path, staging
-):
-    server, seeded = staging
-    proxy = HangingProxy(port_of(server), hang_on=b"PUT /api/v1/storage/image/")
+@pytest.fixture
+def staging_hanging_on_update(tmp_path: Path):
+    """A seeded reference server whose update never answers (fault hang_on_update)."""
+    server = start_server(tmp_path / "staging-data", USERS, faults=["hang_on_update"])
     try:
-        settings = remote(server, STRETCH_BASE_URL=proxy.base_url, STRETCH_TIMEOUT="2")
-        run, seconds = timed_run(tmp_path, "-m", "smoke", **settings)
+        yield server, seed_gallery(server.base_url)
     finally:
-        proxy.close()
+        server.stop()
+
+
+def test_a_hung_update_fails_its_scenario_naming_the_request_and_the_run_goes_on(
+    tmp_path, staging_hanging_on_update
+):
+    server, seeded = staging_hanging_on_update
+
+    run, seconds = timed_run(tmp_path, "-m", "smoke", **remote(server, STRETCH_TIMEOUT="2"))
 
     hung = "test_updating_only_the_title_keeps_the_file"
     assert list(run.failed) == [hung], run.output[-3000:]
     assert re.search(
-        rf"PUT {re.escape(proxy.base_url)}/storage/image/[0-9a-f-]{{36}} as user A: "
+        rf"PUT {re.escape(server.base_url)}/storage/image/[0-9a-f-]{{36}} as user A: "
         r"no answer within 2 s \(STRETCH_TIMEOUT\)",
         run.failed[hung],
     ), run.failed[hung]
-    assert proxy.hung == 1
     smoke = scenarios("smoke")
     assert smoke.index(hung) < len(smoke) - 1, "no smoke scenario runs after the hung one"
     assert sorted(run.passed) == sorted(set(smoke) - {hung, EMPTY_GALLERY}), run.output[-3000:]
@@ -617,34 +622,32 @@ def test_a_hung_update_fails_its_scenario_naming_the_request_and_the_run_goes_on
     assert run.returncode == pytest.ExitCode.TESTS_FAILED
     assert seconds < 30, f"the run took {seconds:.1f} s"
     assert_untouched(server.base_url, seeded)
-    assert pending_in_ledger(proxy.base_url) == {}
+    assert pending_in_ledger(server.base_url) == {}
 
 
-def test_a_scenario_out_of_time_fails_naming_the_request_it_waited_on(tmp_path, staging):
+def test_a_scenario_out_of_time_fails_naming_the_request_it_waited_on(
+    tmp_path, staging_hanging_on_update
+):
     """The scenario's own limit (contract timeouts.scenario_seconds) is shorter than the wait."""
-    server, seeded = staging
+    server, seeded = staging_hanging_on_update
     contract = tmp_path / "contract.toml"
     text = (ROOT / "contract.toml").read_text(encoding="utf-8")
     assert "scenario_seconds = 300" in text, "contract.toml no longer holds scenario_seconds = 300"
     contract.write_text(text.replace("scenario_seconds = 300", "scenario_seconds = 3"))
-    proxy = HangingProxy(port_of(server), hang_on=b"PUT /api/v1/storage/image/")
-    try:
-        settings = remote(server, STRETCH_BASE_URL=proxy.base_url, STRETCH_CONTRACT=str(contract))
-        run = run_suite(tmp_path, "-m", "smoke", **settings)
-    finally:
-        proxy.close()
+
+    run = run_suite(tmp_path, "-m", "smoke", **remote(server, STRETCH_CONTRACT=str(contract)))
 
     hung = "test_updating_only_the_title_keeps_the_file"
     assert list(run.failed) == [hung], run.output[-3000:]
     assert re.search(
         r"Timeout \(>3\.0s\) from pytest-timeout\.\nwhile waiting \d+\.\d s for the answer to "
-        rf"PUT {re.escape(proxy.base_url)}/storage/image/[0-9a-f-]{{36}} as user A",
+        rf"PUT {re.escape(server.base_url)}/storage/image/[0-9a-f-]{{36}} as user A",
         run.failed[hung],
     ), run.failed[hung]
     smoke = scenarios("smoke")
     assert sorted(run.passed) == sorted(set(smoke) - {hung, EMPTY_GALLERY}), run.output[-3000:]
     assert_untouched(server.base_url, seeded)
-    assert pending_in_ledger(proxy.base_url) == {}
+    assert pending_in_ledger(server.base_url) == {}
 
 
 def test_an_upload_whose_answer_never_came_is_still_deleted(tmp_path, staging):
