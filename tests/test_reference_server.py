@@ -639,7 +639,7 @@ def test_list_faults_prints_the_catalogue() -> None:
 
     assert result.returncode == 0, result.stderr
     assert result.stdout.splitlines() == describe_faults()
-    assert len(FAULTS) == 37
+    assert len(FAULTS) == 38
 
 
 def test_config_knows_every_fault_and_refuses_others(tmp_path: Path) -> None:
