@@ -15,7 +15,7 @@ from harness.client import ApiClient, Reply
 from harness.config import ROOT, Settings
 from harness.errors import ConformanceFailure, TransportFailure
 from harness.exchange import Exchange
-from harness.expect import expect_same_gallery, expect_status, expect_success
+from harness.expect import expect_same_gallery, expect_status
 from harness.ledger import Ledger, OrderNotes, SentFile
 from harness.payload import FileToSend
 from harness.schemas import SchemaBook
@@ -194,11 +194,7 @@ class SuiteSession:
     def _put_back_order(self, user: str, notes: OrderNotes) -> str | None:
         """Put the order an earlier run found back, if the gallery is still in one it set."""
         api = self.api()
-        success = self.settings.contract.success
-        listed = expect_success(
-            api.list_images(user), f"user {user}'s gallery can be listed", success
-        )
-        current = [record["id"] for record in listed]
+        current = [record["id"] for record in self._listing(api, user)]
         wanted = order_to_restore(notes.start or [], current)
         if notes.start is None or wanted is None:
             return None
@@ -210,8 +206,10 @@ class SuiteSession:
                 f"user {user}'s gallery is not in the order an earlier run found, nor in one it "
                 "set; it is left as it is"
             )
-        expect_success(
-            api.reorder(user, wanted), f"putting back user {user}'s gallery order", success
+        expect_status(
+            api.reorder(user, wanted),
+            self.settings.contract.success,
+            f"putting back user {user}'s gallery order",
         )
         log.warning("put user %s's gallery back in the order an earlier run found it in", user)
         return None
@@ -255,11 +253,7 @@ class SuiteSession:
 
     def _delete_lost_uploads(self, user: str, sent: dict[str, SentFile], known: set[str]) -> None:
         api = self.api()
-        records = expect_success(
-            api.list_images(user),
-            f"looking for lost uploads: user {user}'s gallery can be listed",
-            self.settings.contract.success,
-        )
+        records = self._listing(api, user)
         sizes = {sent_file.size for sent_file in sent.values()}
         names = {sent_file.filename for sent_file in sent.values()}
         for record in records:
@@ -281,6 +275,11 @@ class SuiteSession:
                 record["id"],
                 user,
             )
+
+    def _listing(self, api: GalleryApi, user: str) -> list[dict]:
+        reply = api.list_images(user)
+        expect_status(reply, self.settings.contract.success, f"user {user}'s gallery is listed")
+        return _records(reply)
 
     def stop(self) -> None:
         if self.client is not None:
