@@ -351,6 +351,7 @@ def test_a_gallery_listed_as_null_fails_scenarios_not_the_session(tmp_path):
         run = run_suite(tmp_path, "-m", "smoke", **remote(server))
 
     assert "INTERNALERROR" not in run.output, run.output[-3000:]
+    assert "did not leave the target as it found it" not in run.output, run.output[-3000:]
     assert run.returncode == pytest.ExitCode.TESTS_FAILED
     assert sorted(run.failed) == sorted(scenarios("smoke")), run.output[-3000:]
 
