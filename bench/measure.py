@@ -16,20 +16,11 @@ import time
 from dataclasses import dataclass, fields
 from pathlib import Path
 
+from harness.config import child_environ
 from harness.plugin import BENCH_STATS_ENV
 
 log = logging.getLogger(__name__)
 ROOT = Path(__file__).resolve().parent.parent
-# Set to "" rather than removed: an empty value beats a .env file, so the run stays embedded.
-SUITE_SETTINGS = (
-    "STRETCH_BASE_URL",
-    "STRETCH_TOKEN",
-    "STRETCH_TOKEN_B",
-    "STRETCH_TIMEOUT",
-    "STRETCH_CONTRACT",
-    "STRETCH_PRODUCTION_PATTERN",
-    "STRETCH_ALLOW_PRODUCTION",
-)
 OUTPUT_TAIL = 3000
 
 
@@ -174,9 +165,7 @@ def child_env(stats_path: Path, pycache: Path | None = None) -> dict[str, str]:
     With `pycache`, bytecode (pytest's rewritten modules too) is cached there, outside the tree,
     even when the environment says PYTHONDONTWRITEBYTECODE.
     """
-    env = dict(os.environ)
-    env.update({name: "" for name in SUITE_SETTINGS})
-    env[BENCH_STATS_ENV] = str(stats_path)
+    env = child_environ(**{BENCH_STATS_ENV: str(stats_path)})
     if pycache is not None:
         env.pop("PYTHONDONTWRITEBYTECODE", None)
         env["PYTHONPYCACHEPREFIX"] = str(pycache)

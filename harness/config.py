@@ -18,6 +18,30 @@ TRUE_WORDS = {"1", "true", "yes", "on"}
 FALSE_WORDS = {"", "0", "false", "no", "off"}
 
 
+# Every setting the suite reads from the environment.
+SETTING_NAMES = (
+    "STRETCH_BASE_URL",
+    "STRETCH_TOKEN",
+    "STRETCH_TOKEN_B",
+    "STRETCH_TIMEOUT",
+    "STRETCH_CONTRACT",
+    "STRETCH_PRODUCTION_PATTERN",
+    "STRETCH_ALLOW_PRODUCTION",
+)
+
+
+def child_environ(base: dict[str, str] | None = None, **settings: str) -> dict[str, str]:
+    """The environment for a child run of the suite that has exactly these settings.
+
+    Every other suite setting is set empty rather than left out: an empty value in the
+    environment beats the `.env` file, so a developer's `.env` cannot point the child elsewhere.
+    """
+    env = dict(os.environ if base is None else base)
+    env.update(dict.fromkeys(SETTING_NAMES, ""))
+    env.update(settings)
+    return env
+
+
 @dataclass(frozen=True)
 class Settings:
     """Where the suite points and as whom. Tokens never appear in the repr."""

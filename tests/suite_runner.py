@@ -2,26 +2,15 @@
 
 from __future__ import annotations
 
-import os
 import subprocess
 import sys
 import xml.etree.ElementTree as ET
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from harness.config import child_environ
+
 ROOT = Path(__file__).resolve().parent.parent
-# Settings of the parent's environment never leak into a child run unless passed on purpose.
-SUITE_VARIABLES = (
-    "STRETCH_BASE_URL",
-    "STRETCH_TOKEN",
-    "STRETCH_TOKEN_B",
-    "STRETCH_TIMEOUT",
-    "STRETCH_CONTRACT",
-    "STRETCH_PRODUCTION_PATTERN",
-    "STRETCH_ALLOW_PRODUCTION",
-)
-
-
 @dataclass
 class SuiteRun:
     returncode: int
@@ -36,10 +25,7 @@ class SuiteRun:
 
 
 def child_env(**settings: str) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if k not in SUITE_VARIABLES}
-    env.update(settings)
-    env.setdefault("PYTHONDONTWRITEBYTECODE", "1")
-    return env
+    return child_environ(PYTHONDONTWRITEBYTECODE="1", **settings)
 
 
 def run_suite(

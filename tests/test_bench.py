@@ -15,7 +15,6 @@ import pytest
 
 from bench.measure import (
     PHASES,
-    SUITE_SETTINGS,
     BenchError,
     ProcessStats,
     SuiteFigures,
@@ -27,6 +26,7 @@ from bench.measure import (
 from bench.report import BEGIN, END, Figures, render_markdown, render_text, rows, write_section
 from bench.report import _free_lines
 from harness import images
+from harness.config import SETTING_NAMES
 from harness.payload import FileToSend, LayoutReader
 from harness.plugin import BENCH_STATS_ENV
 
@@ -116,7 +116,7 @@ def test_child_env_blanks_every_suite_setting_so_a_dotenv_cannot_point_elsewhere
     plain = child_env(Path("/tmp/stats.jsonl"))
     cached = child_env(Path("/tmp/stats.jsonl"), Path("/tmp/pycache"))
 
-    assert {name: plain[name] for name in SUITE_SETTINGS} == dict.fromkeys(SUITE_SETTINGS, "")
+    assert {name: plain[name] for name in SETTING_NAMES} == dict.fromkeys(SETTING_NAMES, "")
     assert plain[BENCH_STATS_ENV] == "/tmp/stats.jsonl", plain[BENCH_STATS_ENV]
     assert plain["PYTHONDONTWRITEBYTECODE"] == "1", "without --pycache the environment is kept"
     assert "PYTHONDONTWRITEBYTECODE" not in cached, "--pycache lets the child cache bytecode"

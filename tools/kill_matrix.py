@@ -32,6 +32,7 @@ from pathlib import Path
 from pytest_bdd.feature import get_features
 from pytest_bdd.scenario import make_python_name
 
+from harness.config import child_environ
 from reference_server.faults import FAULTS
 from reference_server.launcher import start_server
 
@@ -263,19 +264,13 @@ def _run_pytest(work: Path, base_url: str, tokens: dict[str, str], run_seconds: 
 
 def _suite_env(base_url: str, tokens: dict[str, str]) -> dict[str, str]:
     """Only this run's settings: none from the caller's environment, none from a .env file."""
-    env = {name: value for name, value in os.environ.items() if not name.startswith("STRETCH_")}
-    env.update(
+    return child_environ(
         STRETCH_BASE_URL=base_url,
         STRETCH_TOKEN=tokens["A"],
         STRETCH_TOKEN_B=tokens["B"],
         STRETCH_TIMEOUT=str(ANSWER_SECONDS),
-        # Set empty rather than left out, so a .env file cannot fill them in.
-        STRETCH_CONTRACT="",
-        STRETCH_PRODUCTION_PATTERN="",
-        STRETCH_ALLOW_PRODUCTION="0",
         PYTHONDONTWRITEBYTECODE="1",
     )
-    return env
 
 
 def _text(captured: str | bytes | None) -> str:
