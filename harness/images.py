@@ -166,32 +166,6 @@ def jpeg_layout(size: int, *, width: int = 16, height: int = 16, seed: int = 0) 
     return ((image[:at], 1), *padding, (image[at:], 1))
 
 
-def write_file(data: bytes, directory: Path, name: str) -> Path:
-    """Write `data` to directory/name atomically, so parallel workers never see half a file."""
-    directory.mkdir(parents=True, exist_ok=True)
-    path = directory / name
-    scratch = directory / f".{name}.{os.getpid()}.part"
-    scratch.write_bytes(data)
-    os.replace(scratch, path)
-    return path
-
-
-_boundary_files: dict[tuple[int, Path], Path] = {}
-
-
-def boundary_png(size: int, directory: Path) -> Path:
-    """A padded PNG of exactly `size` bytes on disk, written once per process and reused."""
-    key = (size, directory.resolve())
-    path = _boundary_files.get(key)
-    if path is not None and path.is_file() and path.stat().st_size == size:
-        return path
-
-    path = write_file(png_bytes(size), directory, f"boundary-{size}.png")
-    logger.debug("wrote %d-byte boundary PNG to %s", size, path)
-    _boundary_files[key] = path
-    return path
-
-
 def gif_bytes(seed: int = 0) -> bytes:
     """A real two-frame animated GIF."""
     frames = [_noise_image(16, 16, seed + n).convert("P") for n in range(2)]

@@ -8,7 +8,6 @@ import io
 import os
 from dataclasses import dataclass, field
 from functools import cached_property
-from pathlib import Path
 from typing import IO
 
 from harness.images import Layout, join_layout, layout_size
@@ -20,48 +19,33 @@ class FileToSend:
     content_type: str
     kind: str  # what the bytes really are: "png", "jpeg", "gif", "text", "empty", ...
     data: bytes | None = field(default=None, repr=False)
-    path: Path | None = None  # big files are streamed from disk instead of held in memory
-    # Or big files streamed from their pieces (padded boundary images), never joined or written.
+    # Big files (padded boundary images) are streamed from their pieces, never joined in memory.
     layout: Layout | None = field(default=None, repr=False)
 
     def __post_init__(self) -> None:
-        if self.layout is not None:
-            if self.data is not None or self.path is not None:
-                raise ValueError("FileToSend takes a layout alone, without data or path")
-        elif (self.data is None) == (self.path is None):
-            raise ValueError("FileToSend needs exactly one of data or path")
+        if (self.data is None) == (self.layout is None):
+            raise ValueError("FileToSend needs exactly one of data or layout")
 
     @cached_property
     def size(self) -> int:
-        if self.layout is not None:
-            return layout_size(self.layout)
-        return len(self.data) if self.data is not None else self.path.stat().st_size
+        return len(self.data) if self.data is not None else layout_size(self.layout)
 
     @cached_property
     def sha256(self) -> str:
         if self.data is not None:
             return hashlib.sha256(self.data).hexdigest()
         digest = hashlib.sha256()
-        if self.layout is not None:
-            for piece, count in self.layout:
-                for _ in range(count):
-                    digest.update(piece)
-            return digest.hexdigest()
-        with self.path.open("rb") as stream:
-            for block in iter(lambda: stream.read(1 << 20), b""):
-                digest.update(block)
+        for piece, count in self.layout:
+            for _ in range(count):
+                digest.update(piece)
         return digest.hexdigest()
 
     def content(self) -> bytes | IO[bytes]:
         """What httpx sends: the bytes, or an open stream it reads in blocks."""
-        if self.layout is not None:
-            return io.BufferedReader(LayoutReader(self.layout))
-        return self.data if self.data is not None else self.path.open("rb")
+        return self.data if self.data is not None else io.BufferedReader(LayoutReader(self.layout))
 
     def read(self) -> bytes:
-        if self.layout is not None:
-            return join_layout(self.layout)
-        return self.data if self.data is not None else self.path.read_bytes()
+        return self.data if self.data is not None else join_layout(self.layout)
 
     def describe(self) -> str:
         return f"{self.filename!r} ({self.kind}, {self.size} bytes, declared {self.content_type})"

@@ -257,13 +257,6 @@ def test_a_file_from_a_layout_has_the_size_digest_and_bytes_of_the_joined_file()
         assert stream.read() == joined
 
 
-def test_a_layout_goes_alone():
-    with pytest.raises(ValueError) as caught:
-        FileToSend("a.png", "image/png", "png", data=b"x", layout=((b"x", 1),))
-
-    assert str(caught.value) == "FileToSend takes a layout alone, without data or path"
-
-
 def test_the_layout_reader_seeks_and_reads_across_pieces_like_a_file():
     layout = ((b"head", 1), (b"ab", 3), (b"tail", 1))  # "headabababtail"
     raw = LayoutReader(layout)

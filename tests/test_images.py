@@ -16,13 +16,11 @@ from harness.images import (
     JPEG_COM_DATA_MAX,
     PNG_PAD_CHUNK_MAX,
     PNG_SIGNATURE,
-    boundary_png,
     corpus_sample,
     jpeg_bytes,
     png_bytes,
     sha256_hex,
     sniff,
-    write_file,
 )
 
 BOUNDARY_SIZES = [20_971_520, 20_971_521, 20_000_000, 20_000_001]
@@ -165,37 +163,6 @@ def test_sha256_hex_is_the_hex_digest():
     digest = sha256_hex(b"abc")
 
     assert digest == "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad", digest
-
-
-def test_write_file_writes_the_bytes(tmp_path):
-    path = write_file(b"\x01\x02\x03", tmp_path / "sub", "three.bin")
-
-    assert path == tmp_path / "sub" / "three.bin", f"path: {path}"
-    assert path.read_bytes() == b"\x01\x02\x03", f"content: {path.read_bytes()!r}"
-    assert [p.name for p in path.parent.iterdir()] == ["three.bin"], "a scratch file was left"
-
-
-def test_boundary_png_is_written_once_and_reused(tmp_path, monkeypatch):
-    calls = []
-    real = images.png_bytes
-    monkeypatch.setattr(images, "png_bytes", lambda size: calls.append(size) or real(size))
-
-    first = boundary_png(20_000_001, tmp_path)
-    second = boundary_png(20_000_001, tmp_path)
-
-    assert first == second == tmp_path / "boundary-20000001.png", f"paths: {first}, {second}"
-    assert first.stat().st_size == 20_000_001, f"file size {first.stat().st_size}"
-    assert calls == [20_000_001], f"png_bytes calls: {calls}, expected one"
-    assert sniff(first.read_bytes()) == "png", "boundary file does not decode as PNG"
-
-
-def test_boundary_png_is_rewritten_when_the_file_went_away(tmp_path):
-    path = boundary_png(2_000, tmp_path)
-    path.unlink()
-
-    again = boundary_png(2_000, tmp_path)
-
-    assert again.is_file() and again.stat().st_size == 2_000, f"rewritten file: {again}"
 
 
 def test_corpus_names_the_gherkin_uses():

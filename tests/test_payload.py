@@ -1,4 +1,4 @@
-"""A file to send knows its size and digest, whether its bytes are in memory or on disk."""
+"""A file to send knows its size and digest, whether its bytes are in memory or in pieces."""
 
 from __future__ import annotations
 
@@ -21,10 +21,9 @@ def test_size_and_sha256_of_bytes_in_memory():
     assert file.content() == DATA
 
 
-def test_size_and_sha256_of_a_file_on_disk(tmp_path):
-    path = tmp_path / "photo.png"
-    path.write_bytes(DATA)
-    file = FileToSend("photo.png", "image/png", "png", path=path)
+def test_size_and_sha256_of_a_file_in_pieces():
+    layout = [(DATA[:8], 1), (DATA[8:], 1)]
+    file = FileToSend("photo.png", "image/png", "png", layout=layout)
 
     assert (file.size, file.sha256) == (776, DATA_SHA256)
     assert file.read() == DATA
@@ -32,12 +31,11 @@ def test_size_and_sha256_of_a_file_on_disk(tmp_path):
         assert stream.read() == DATA
 
 
-def test_a_file_bigger_than_one_read_block_is_digested_whole(tmp_path):
+def test_a_repeated_piece_is_digested_as_often_as_it_repeats():
     data = b"\xab" * ((1 << 20) * 2 + 7)
-    path = tmp_path / "big.png"
-    path.write_bytes(data)
+    layout = [(b"\xab" * (1 << 20), 2), (b"\xab" * 7, 1)]
 
-    file = FileToSend("big.png", "image/png", "png", path=path)
+    file = FileToSend("big.png", "image/png", "png", layout=layout)
 
     assert (file.size, file.sha256) == (2_097_159, hashlib.sha256(data).hexdigest())
 
@@ -59,10 +57,10 @@ def test_repr_leaves_the_bytes_out():
 
 
 @pytest.mark.parametrize("given", ["neither", "both"])
-def test_exactly_one_of_data_and_path_is_required(tmp_path, given):
-    sources = {} if given == "neither" else {"data": DATA, "path": tmp_path / "photo.png"}
+def test_exactly_one_of_data_and_layout_is_required(given):
+    sources = {} if given == "neither" else {"data": DATA, "layout": [(DATA, 1)]}
 
     with pytest.raises(ValueError) as caught:
         FileToSend("photo.png", "image/png", "png", **sources)
 
-    assert str(caught.value) == "FileToSend needs exactly one of data or path"
+    assert str(caught.value) == "FileToSend needs exactly one of data or layout"
