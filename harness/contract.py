@@ -96,6 +96,38 @@ def _statuses(table: dict, key: str, where: str) -> tuple[int, ...]:
     return tuple(value)
 
 
+KNOWN_KEYS = {
+    "upload": {
+        "megabyte", "limit_megabytes", "untitled_title", "content_types",
+        "mismatched_name_with_valid_bytes",
+    },
+    "gallery": {"new_upload_position", "batch_with_bad_file"},
+    "responses": {
+        "success", "update_success", "update_body", "nullable", "status_values", "error_body",
+        "media_public",
+    },
+    "refusals": set(REFUSAL_KINDS),
+    "timeouts": {"scenario_seconds"},
+}  # fmt: skip
+
+
+def _check_keys(data: dict, path: Path) -> None:
+    """A misspelt key would silently leave the default in force: name it instead."""
+    for section, value in data.items():
+        if section not in KNOWN_KEYS:
+            raise SettingError(
+                f"contract file {path}: unknown section [{section}]; "
+                f"expected {', '.join(f'[{s}]' for s in KNOWN_KEYS)}"
+            )
+        if isinstance(value, dict):
+            for key in value:
+                if key not in KNOWN_KEYS[section]:
+                    raise SettingError(
+                        f"contract file {path}: unknown key {section}.{key}; expected one of "
+                        f"{', '.join(sorted(KNOWN_KEYS[section]))}"
+                    )
+
+
 def load_contract(path: Path | None = None) -> Contract:
     """Read and check the contract file; a wrong value raises SettingError naming it."""
     path = Path(path) if path else DEFAULT_PATH
@@ -111,6 +143,7 @@ def load_contract(path: Path | None = None) -> Contract:
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
         raise SettingError(f"contract file {path} is not valid TOML: {exc}") from None
 
+    _check_keys(data, path)
     upload = _table(data, "upload")
     gallery = _table(data, "gallery")
     responses = _table(data, "responses")

@@ -301,3 +301,25 @@ def test_empty_lists_that_mean_no_restriction_are_accepted(tmp_path):
     contract = load_contract(write_contract(tmp_path, data))
 
     assert (contract.nullable, contract.status_values) == (frozenset(), ())
+
+
+def test_a_misspelt_key_is_named_instead_of_silently_ignored(tmp_path):
+    data = committed()
+    data["gallery"]["new_upload_postion"] = "end"
+    path = write_contract(tmp_path, data)
+
+    assert setting_error(path) == (
+        f"contract file {path}: unknown key gallery.new_upload_postion; "
+        "expected one of batch_with_bad_file, new_upload_position"
+    )
+
+
+def test_an_unknown_section_is_named(tmp_path):
+    data = committed()
+    data["galery"] = {"new_upload_position": "end"}
+    path = write_contract(tmp_path, data)
+
+    assert setting_error(path) == (
+        f"contract file {path}: unknown section [galery]; "
+        "expected [upload], [gallery], [responses], [refusals], [timeouts]"
+    )
