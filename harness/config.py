@@ -116,7 +116,7 @@ def _timeout(raw: str | None) -> float:
     except ValueError:
         raise SettingError(f"STRETCH_TIMEOUT = {raw!r} is not a number of seconds") from None
     if not 0 < value <= 3600:
-        raise SettingError(f"STRETCH_TIMEOUT = {raw!r}; expected seconds between 0 and 3600")
+        raise SettingError(f"STRETCH_TIMEOUT = {raw!r}; expected seconds above 0, at most 3600")
     return value
 
 

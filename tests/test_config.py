@@ -145,7 +145,7 @@ def test_timeout_that_is_not_a_number_is_named():
 def test_timeout_out_of_range_is_named(raw):
     message = setting_error(target(STRETCH_TIMEOUT=raw))
 
-    assert message == f"STRETCH_TIMEOUT = {raw!r}; expected seconds between 0 and 3600"
+    assert message == f"STRETCH_TIMEOUT = {raw!r}; expected seconds above 0, at most 3600"
 
 
 BAD_TOKENS = {

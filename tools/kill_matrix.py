@@ -8,7 +8,8 @@ them; a fault that survives means a scenario is missing, not that the fault is w
 
     python -m tools.kill_matrix [--jobs N] [--fault NAME ...] [--timeout S] [--out DIR]
 
-Writes DIR/kill-matrix.md and DIR/kill-matrix.json (DIR: reports/), prints the table and
+Writes DIR/kill-matrix.md and DIR/kill-matrix.json (DIR: reports/; kill-matrix-partial.* when
+only some faults are tried), prints the table and
 `killed N of M faults`; exits 1 when the baseline fails or any fault is not killed as intended.
 """
 
@@ -446,10 +447,16 @@ def matrix_json(matrix: Matrix) -> dict:
 
 
 def write_reports(matrix: Matrix, directory: Path = REPORTS) -> tuple[Path, Path]:
-    """Write kill-matrix.md and kill-matrix.json; return their paths."""
+    """Write kill-matrix.md and kill-matrix.json; return their paths.
+
+    A run of only some faults writes kill-matrix-partial.* instead, so it never replaces the
+    table of the whole catalogue.
+    """
     directory.mkdir(parents=True, exist_ok=True)
-    markdown = directory / "kill-matrix.md"
-    data = directory / "kill-matrix.json"
+    partial = {result.fault for result in matrix.results} != set(FAULTS)
+    stem = "kill-matrix-partial" if partial else "kill-matrix"
+    markdown = directory / f"{stem}.md"
+    data = directory / f"{stem}.json"
     markdown.write_text(render_markdown(matrix), encoding="utf-8")
     text = json.dumps(matrix_json(matrix), indent=2, ensure_ascii=False)
     data.write_text(text + "\n", encoding="utf-8")
