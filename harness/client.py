@@ -110,6 +110,7 @@ class ApiClient:
         # them; httpx would otherwise switch to urlencoded when no file is attached.
         opened = [(name, (f.filename, f.content(), f.content_type)) for name, f in files]
         multipart = opened + [(name, (None, value)) for name, value in (fields or {}).items()]
+        unreachable = False
         started = time.perf_counter()
         try:
             response = self._http.request(
@@ -124,6 +125,7 @@ class ApiClient:
             exchange.error = f"no answer within {self.timeout:g} s ({self.timeout_source})"
         except httpx.TransportError as exc:
             exchange.error = f"transport error: {type(exc).__name__}: {exc}"
+            unreachable = isinstance(exc, httpx.ConnectError)
         except BaseException as exc:
             # The scenario's time ran out, or Ctrl-C, while this request waited: say which one.
             waited = time.perf_counter() - started
@@ -141,7 +143,7 @@ class ApiClient:
         for listener in self.listeners:
             listener(exchange)
         if exchange.error is not None:
-            raise TransportFailure(exchange.request_line, exchange.error)
+            raise TransportFailure(exchange.request_line, exchange.error, unreachable)
         return Reply(exchange)
 
     def fetch_media(self, url: str, user: str, public: bool) -> Reply:

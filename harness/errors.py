@@ -59,7 +59,8 @@ class TransportFailure(AssertionError):
 
     category = "transport error or timeout"
 
-    def __init__(self, request: str, reason: str):
+    def __init__(self, request: str, reason: str, unreachable: bool = False):
         self.request = request
         self.reason = reason
+        self.unreachable = unreachable  # no connection could be made at all
         super().__init__(f"{request}: {reason}")

@@ -22,7 +22,7 @@ import pytest
 
 from harness import reporting
 from harness.config import load_settings
-from harness.errors import SettingError
+from harness.errors import ConformanceFailure, SettingError, TransportFailure
 from harness.session import STATE_DIR, PreflightError, SuiteSession
 from harness.world import World
 
@@ -30,6 +30,11 @@ log = logging.getLogger("stretch.suite")
 SESSION = pytest.StashKey[SuiteSession]()
 PROBLEMS = pytest.StashKey[list]()
 # The benchmark (python -m bench) names a file here; each process of the run appends one line.
+FAILED_STEP = pytest.StashKey[str]()
+UNREACHABLE_IN_A_ROW = pytest.StashKey[int]()
+# Scenarios in a row that could not connect at all before the run stops: one may hit a restart,
+# three mean the target is gone, and every further scenario would only repeat the same failure.
+UNREACHABLE_LIMIT = 3
 BENCH_STATS_ENV = "STRETCH_BENCH_STATS"
 BENCH_MARKS = pytest.StashKey[dict]()
 
@@ -102,7 +107,46 @@ def _report_to_allure(suite: SuiteSession) -> None:
 
 @pytest.hookimpl(tryfirst=True)  # before allure-pytest-bdd closes the step, so it lands there
 def pytest_bdd_step_error(request, feature, scenario, step, step_func, step_func_args, exception):
+    request.node.stash[FAILED_STEP] = f"{step.keyword} {step.name}".strip()
     reporting.attach_failure(exception)
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo):
+    report = yield
+    if report.when != "call" or SESSION not in item.config.stash:
+        return report
+    failure = call.excinfo.value if call.excinfo is not None else None
+    if report.failed and isinstance(failure, (ConformanceFailure, TransportFailure)):
+        _compact(item, report, failure)
+    _watch_target(item, failure)
+    return report
+
+
+def _compact(item: pytest.Item, report: pytest.TestReport, failure: BaseException) -> None:
+    """A rule broken by the server reads as the step and the message, without our own frames.
+
+    `--tb=long` (or native) keeps pytest's full traceback.
+    """
+    if item.config.option.tbstyle in ("long", "native"):
+        return
+    step = item.stash.get(FAILED_STEP, "")
+    notes = "".join(f"\n{note}" for note in getattr(failure, "__notes__", ()))
+    report.longrepr = f"{step}\n{type(failure).__name__}: {failure}{notes}".lstrip("\n")
+
+
+def _watch_target(item: pytest.Item, failure: BaseException | None) -> None:
+    """Stop the run once the target is gone, rather than fail every scenario the same way."""
+    stash = item.config.stash
+    if isinstance(failure, TransportFailure) and failure.unreachable:
+        stash[UNREACHABLE_IN_A_ROW] = stash.get(UNREACHABLE_IN_A_ROW, 0) + 1
+    else:
+        stash[UNREACHABLE_IN_A_ROW] = 0
+    if stash[UNREACHABLE_IN_A_ROW] >= UNREACHABLE_LIMIT:
+        item.session.shouldstop = (
+            f"stretch: the target stopped answering ({UNREACHABLE_LIMIT} scenarios in a row "
+            f"could not connect; last: {failure})"
+        )
 
 
 def pytest_collection_finish(session: pytest.Session) -> None:
@@ -173,6 +217,18 @@ def _peak_rss_kb(pid: int) -> int | None:
 
 
 def pytest_terminal_summary(terminalreporter, exitstatus: int, config: pytest.Config) -> None:
+    suite = config.stash.get(SESSION, None)
+    if suite is not None and suite.deletions:
+        terminalreporter.section("images the suite deleted in its own cleanup")
+        for line in suite.deletions:
+            terminalreporter.line(line)
+    if suite is not None and suite.settings.is_production and not suite.settings.allow_production:
+        guarded = len(terminalreporter.stats.get("skipped", []))
+        terminalreporter.line(
+            f"stretch: {guarded} scenario(s) skipped: {suite.settings.host} matches "
+            "STRETCH_PRODUCTION_PATTERN (set STRETCH_ALLOW_PRODUCTION=1 to run them)",
+            yellow=True,
+        )
     problems = config.stash.get(PROBLEMS, [])
     if problems:
         terminalreporter.section("the suite did not leave the target as it found it", red=True)

@@ -45,6 +45,7 @@ class SuiteSession:
     limit_reading: str | None = None  # "decimal" or "binary", once known
     # (kind, size) -> boundary file, made once per session; its digest is computed once too.
     boundary_files: dict[tuple[str, int], FileToSend] = field(default_factory=dict)
+    deletions: list[str] = field(default_factory=list)  # images the run's own cleanup deleted
 
     @property
     def target_key(self) -> str:
@@ -230,7 +231,10 @@ class SuiteSession:
                 continue
             if reply.status == 404:
                 self.ledger.gone(image_id)
-            elif not 200 <= reply.status < 300:
+            elif 200 <= reply.status < 300:
+                # On a shared account every deletion is worth a line, not only the failed ones.
+                self.deletions.append(f"deleted image {image_id} of user {user} ({why})")
+            else:
                 problems.append(
                     f"could not delete image {image_id} ({why}): {reply.excerpt()}"
                 )

@@ -13,7 +13,7 @@ from harness.api import GalleryApi
 from harness.client import Reply
 from harness.contract import Contract
 from harness.errors import ConformanceFailure, TransportFailure
-from harness.expect import expect_success
+from harness.expect import expect_equal, expect_success
 from harness.payload import FileToSend
 
 log = logging.getLogger(__name__)
@@ -139,6 +139,14 @@ class World:
         )
         self.files.setdefault(label, file)
         self.add_image(label, record, user, main)
+        if title is not None:
+            # A scene set up wrong would make a later step blame the wrong rule.
+            expect_equal(
+                "setting up: the upload keeps the title it was sent",
+                record.get("title"),
+                title,
+                reply.request,
+            )
         return record
 
     # Cleaning up after the scenario.
