@@ -130,10 +130,15 @@ class SchemaBook:
         # The path is read as one schema with references inlined: "/items/properties/id",
         # not "/items/$ref/properties/id", which points nowhere in either file.
         schema_path = [part for part in error.absolute_schema_path if part != "$ref"]
+        # jsonschema words a const failure as "'success' was expected", naming only the value
+        # wanted; the reader needs the value received.
+        message = error.message
+        if error.validator == "const":
+            message = f"{error.instance!r} is not {error.validator_value!r}"
         return SchemaViolation(
             name,
             _pointer(schema_path),
             _pointer(error.absolute_path),
-            _shorten(error.message),
+            _shorten(message),
             request_line,
         )

@@ -209,14 +209,14 @@ def test_without_a_user_no_authorization_header_is_sent(serve, client_for):
 # What travels in the body.
 
 
-def test_files_and_fields_travel_as_multipart_and_are_summarised(serve, client_for, tmp_path):
+def test_files_and_fields_travel_as_multipart_and_are_summarised(serve, client_for):
     target = serve(ok)
     client = client_for(target)
-    path = tmp_path / "forest.jpg"
-    path.write_bytes(JPEG)
+    # The second file streams from pieces, as the 20 MB boundary files do.
+    pieces = [(JPEG[:100], 1), (JPEG[100:], 1)]
     files = [
         ("files", FileToSend("beach.png", "image/png", "png", data=PNG)),
-        ("files", FileToSend("forest.jpg", "image/jpeg", "jpeg", path=path)),
+        ("files", FileToSend("forest.jpg", "image/jpeg", "jpeg", layout=pieces)),
     ]
 
     reply = client.send(
