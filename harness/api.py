@@ -42,8 +42,7 @@ class GalleryApi:
         title: str | None = None,
         token: str | None = None,
     ) -> Reply:
-        fields = {"title": title} if title is not None else {}
-        files = [("file", file)] if file is not None else []
+        files, fields = _form(file, title)
         self.changes_sent += 1
         reply = self.client.send(
             "POST", self.client.url("storage/image"), user=user, token=token,
@@ -84,8 +83,7 @@ class GalleryApi:
         title: str | None = None,
         token: str | None = None,
     ) -> Reply:
-        fields = {"title": title} if title is not None else {}
-        files = [("file", file)] if file is not None else []
+        files, fields = _form(file, title)
         self.changes_sent += 1
         reply = self.client.send(
             "PUT", self.client.url(f"storage/image/{image_id}"), user=user, token=token,
@@ -158,3 +156,10 @@ class GalleryApi:
         for record in records:
             if isinstance(record, dict) and isinstance(record.get("id"), str):
                 self.ledger.created(user, record["id"])
+
+
+def _form(file: FileToSend | None, title: str | None) -> tuple[list, dict[str, str]]:
+    """The multipart parts of an upload or an update: the file and the title, each optional."""
+    files = [("file", file)] if file is not None else []
+    fields = {"title": title} if title is not None else {}
+    return files, fields

@@ -75,6 +75,15 @@ def expect_equal(
         raise failure(checked, repr(received), repr(expected), request)
 
 
+def expect_one_of(checked: str, received: object, allowed: Iterable[object], request: str) -> None:
+    __tracebackhide__ = True
+    allowed = list(allowed)
+    if received not in allowed:
+        raise ConformanceFailure(
+            checked, repr(received), " or ".join(repr(v) for v in allowed), request
+        )
+
+
 def expect_same_gallery(checked: str, received: list[dict], expected: list[dict], request: str):
     """Same images, same order, same fields (url and thumb may be re-signed between calls)."""
     __tracebackhide__ = True

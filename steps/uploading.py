@@ -13,6 +13,7 @@ from harness import images
 from harness.errors import ConformanceFailure, GalleryMismatch
 from harness.expect import (
     expect_equal,
+    expect_one_of,
     expect_refusal,
     expect_same_gallery,
     expect_status,
@@ -133,13 +134,12 @@ def _(world: World):
     allowed = [forms[form] for form in sorted(world.contract.untitled_title)]
     if "filename" in world.contract.untitled_title:
         allowed.append(PurePath(name).stem)
-    if record["title"] not in allowed:
-        raise ConformanceFailure(
-            "an image uploaded without a title is untitled (contract upload.untitled_title)",
-            repr(record["title"]),
-            " or ".join(repr(v) for v in allowed),
-            world.reply.request,
-        )
+    expect_one_of(
+        "an image uploaded without a title is untitled (contract upload.untitled_title)",
+        record["title"],
+        allowed,
+        world.reply.request,
+    )
 
 
 @then(parsers.parse('the image\'s filesize is the size of "{name}"'))
@@ -166,13 +166,12 @@ def _(world: World):
 def _(world: World, kind_name: str):
     allowed = world.contract.content_types[kind_name.lower()]
     received = world.image()["contentType"]
-    if received not in allowed:
-        raise ConformanceFailure(
-            f"the image's contentType names what the bytes are ({kind_name})",
-            repr(received),
-            " or ".join(repr(v) for v in allowed),
-            world.reply.request,
-        )
+    expect_one_of(
+        f"the image's contentType names what the bytes are ({kind_name})",
+        received,
+        allowed,
+        world.reply.request,
+    )
 
 
 @then("the image's originFilename is exactly that name")
@@ -198,13 +197,12 @@ def _(world: World):
         world.contract.success,
     )
     allowed = world.contract.content_types["png"]
-    if record["contentType"] not in allowed:
-        raise ConformanceFailure(
-            "a stored file's contentType names what its bytes are, not its name",
-            repr(record["contentType"]),
-            " or ".join(repr(v) for v in allowed),
-            world.reply.request,
-        )
+    expect_one_of(
+        "a stored file's contentType names what its bytes are, not its name",
+        record["contentType"],
+        allowed,
+        world.reply.request,
+    )
 
 
 # Several files at once.
