@@ -27,6 +27,16 @@ PREFLIGHT_TIMEOUT = 10.0
 USERS = {"A": "STRETCH_TOKEN", "B": "STRETCH_TOKEN_B"}
 
 
+def target_key(base_url: str) -> str:
+    """A short name for one target, shared by its ledger and its gallery lock."""
+    return hashlib.sha256(base_url.encode()).hexdigest()[:12]
+
+
+def ledger_path(base_url: str) -> Path:
+    """Where the cleanup ledger of runs against this target lives."""
+    return STATE_DIR / f"ledger-{target_key(base_url)}.jsonl"
+
+
 class PreflightError(Exception):
     """The target cannot be tested at all; the run stops with this one message."""
 
@@ -49,7 +59,7 @@ class SuiteSession:
 
     @property
     def target_key(self) -> str:
-        return hashlib.sha256(self.base_url.encode()).hexdigest()[:12]
+        return target_key(self.base_url)
 
     @property
     def has_user_b(self) -> bool:
@@ -66,7 +76,7 @@ class SuiteSession:
             self.tokens = {"A": settings.token_a}
             if settings.token_b:
                 self.tokens["B"] = settings.token_b
-            self.ledger = Ledger(STATE_DIR / f"ledger-{self.target_key}.jsonl")
+            self.ledger = Ledger(ledger_path(self.base_url))
         self.client = ApiClient(self.base_url, self.tokens, settings.timeout)
         self.client.before_send.append(self._note_upload)
 

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import subprocess
 import sys
-import xml.etree.ElementTree as ET
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from harness.config import child_environ
+from tools.junit import read_cases
 
 ROOT = Path(__file__).resolve().parent.parent
 @dataclass
@@ -45,21 +45,15 @@ def run_suite(
         stdin=subprocess.DEVNULL,
     )
     run = SuiteRun(done.returncode, done.stdout + done.stderr)
-    if junit.exists():
-        _read_junit(junit, run)
+    _read_junit(junit, run)
     return run
 
 
 def _read_junit(path: Path, run: SuiteRun) -> None:
-    for case in ET.parse(path).getroot().iter("testcase"):
-        name = case.get("name", "")
-        failure = case.find("failure")
-        if failure is None:
-            failure = case.find("error")
-        skipped = case.find("skipped")
-        if failure is not None:
-            run.failed[name] = failure.get("message", "") + "\n" + (failure.text or "")
-        elif skipped is not None:
-            run.skipped[name] = skipped.get("message", "")
+    for case in read_cases(path):
+        if case.outcome == "failed":
+            run.failed[case.name] = case.message + "\n" + case.text
+        elif case.outcome == "skipped":
+            run.skipped[case.name] = case.message
         else:
-            run.passed.append(name)
+            run.passed.append(case.name)

@@ -33,7 +33,7 @@ import pytest
 from PIL import Image
 
 from harness.ledger import Ledger, OrderNotes, SentFile
-from harness.session import STATE_DIR
+from harness.session import ledger_path
 from harness.world import order_to_restore
 from reference_server.launcher import RunningServer, start_server
 from tests.suite_runner import ROOT, SuiteRun, child_env, run_suite
@@ -244,8 +244,7 @@ def start_suite(tmp_path: Path, *args: str, **settings: str) -> LiveRun:
 
 def ledger_of(base_url: str) -> Ledger:
     """The suite's cleanup ledger for this target, as the next run would read it."""
-    key = hashlib.sha256(base_url.encode()).hexdigest()[:12]
-    return Ledger(STATE_DIR / f"ledger-{key}.jsonl")
+    return Ledger(ledger_path(base_url))
 
 
 def pending_in_ledger(base_url: str) -> dict[str, str]:

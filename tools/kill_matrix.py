@@ -24,7 +24,6 @@ import subprocess
 import sys
 import tempfile
 import time
-import xml.etree.ElementTree as ET
 from collections.abc import Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
@@ -36,6 +35,7 @@ from pytest_bdd.scenario import make_python_name
 from harness.config import child_environ
 from reference_server.faults import FAULTS
 from reference_server.launcher import start_server
+from tools.junit import read_cases
 
 log = logging.getLogger(__name__)
 
@@ -288,29 +288,19 @@ def _preflight_message(output: str) -> str | None:
 
 
 def _read_junit(path: Path, titles: dict[str, str], run: SuiteRun) -> None:
-    if not path.exists():
-        return
-    for case in ET.parse(path).getroot().iter("testcase"):
-        name = case.get("name", "")
-        title = titles.get(name, name)
-        failure = case.find("failure")
-        if failure is None:
-            failure = case.find("error")
-        if failure is not None:
-            run.failed[title] = failure.get("message", "") or (failure.text or "")
-        elif case.find("skipped") is None:
+    for case in read_cases(path):
+        title = titles.get(case.name, case.name)
+        if case.outcome == "failed":
+            run.failed[title] = case.message or case.text
+        elif case.outcome == "passed":
             run.passed.append(title)
 
 
 def _forget_target(base_url: str) -> None:
     """Drop the suite's ledger of this throwaway server, so none piles up in .cache/state."""
-    from hashlib import sha256
+    from harness.session import ledger_path
 
-    from harness.session import STATE_DIR
-
-    # The same key harness.session.SuiteSession.target_key derives from the base URL.
-    key = sha256(base_url.encode()).hexdigest()[:12]
-    (STATE_DIR / f"ledger-{key}.jsonl").unlink(missing_ok=True)
+    ledger_path(base_url).unlink(missing_ok=True)
 
 
 def judge(fault: str, run: SuiteRun) -> FaultResult:
